@@ -1,0 +1,29 @@
+"""bayes_hcl: Bayesian heterogeneous causal discovery.
+
+Infer, from an ``n × d`` table with no environment labels, the latent clusters of samples,
+one causal DAG per cluster, which mechanisms are universal or cluster-specific, and which
+variables the hidden cluster shifts, all with posterior uncertainty.
+"""
+
+from .api import fit, load_result, versions
+from .config import Config, ConfigError, available_presets, load_config
+from .data import DataError, describe_types, prepare
+from .results import HCLResult
+from .simulate import simulate
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataError",
+    "HCLResult",
+    "available_presets",
+    "describe_types",
+    "fit",
+    "load_config",
+    "load_result",
+    "prepare",
+    "simulate",
+    "versions",
+]
+
+__version__ = "0.1.0"

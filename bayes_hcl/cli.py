@@ -1,0 +1,195 @@
+"""Command line: ``bayes-hcl fit | simulate | demo | bench``.
+
+The only module that parses arguments or prints. User errors (bad data, bad options) exit
+with code 2 and one line ``bayes-hcl: error: ...``; ``fit`` writes its outputs into a
+temporary folder first, so a failed run leaves nothing partial in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, available_presets
+from .data import DataError, parse_types
+
+__all__ = ["main", "write_outputs"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit code 2, as for every user error
+        raise DataError(message)
+
+
+def _add_fit(sub) -> None:
+    p = sub.add_parser("fit", help="fit the model to a CSV and write the posterior summaries")
+    p.add_argument("data", help="CSV file, one column per variable, one row per sample")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--model", default="hcl",
+                   help=f"preset name ({', '.join(available_presets())}) or path to a .toml")
+    p.add_argument("--method", default="svi", help="inference method (svi)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-clusters", type=int, default=None, help="DP truncation K_max")
+    p.add_argument("--types", default="", help="type overrides, e.g. smoker=binary,visits=count")
+    p.add_argument("--num-steps", type=int, default=None, help="SVI steps")
+    p.add_argument("--num-restarts", type=int, default=None, help="vmapped SVI restarts")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")  # fmt: skip
+
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser("simulate", help="write simulated data and its ground truth (JSON)")
+    p.add_argument("--out", required=True, help="CSV path; the truth goes to <stem>.truth.json")
+    p.add_argument("--n-per-cluster", type=int, nargs="+", default=[500])
+    p.add_argument("--d", type=int, default=10)
+    p.add_argument("--clusters", type=int, default=2)
+    p.add_argument("--graph", default="er", choices=["er", "scale_free"])
+    p.add_argument("--noise", default="gaussian")
+    p.add_argument("--mean-shift", type=float, default=2.0)
+    p.add_argument("--weight-change", type=float, default=0.3)
+    p.add_argument("--binary-fraction", type=float, default=0.0)
+    p.add_argument("--count-fraction", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bayes-hcl", description="Bayesian heterogeneous causal discovery")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_fit(sub)
+    _add_simulate(sub)
+    demo = sub.add_parser("demo", help="fit built-in simulated data and compare with the truth")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--quiet", action="store_true")
+    bench = sub.add_parser("bench", help="run the synthetic benchmark suite")
+    bench.add_argument("--out", default="bench_results", help="folder for results.csv/json")
+    bench.add_argument("--suite", default="quick", help="quick or full")
+    bench.add_argument("--repeats", type=int, default=1)
+    bench.add_argument("--no-baselines", action="store_true")
+    return parser
+
+
+def write_outputs(result, out: Path, extra: dict) -> None:
+    """Write every file of the command-line contract (DESIGN section 7) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    result.edge_probabilities().to_csv(out / "edge_probabilities.csv")
+    for k in result.occupied_clusters():
+        folder = out / "clusters" / str(k)
+        folder.mkdir(parents=True, exist_ok=True)
+        result.edge_probabilities(k).to_csv(folder / "edge_probabilities.csv")
+    members = result.memberships()
+    members.columns = [str(c) for c in members.columns]
+    members["cluster"] = result.clusters()
+    members.index.name = "row"
+    members.to_csv(out / "memberships.csv")
+    result.effects().to_csv(out / "effects.csv", index=False)
+    (out / "identifiability.json").write_text(json.dumps(result.identifiability(), indent=2))
+    (out / "summary.json").write_text(json.dumps(_summary_json(result, extra), indent=2))
+    result.save(out / "posterior.nc")
+
+
+def _summary_json(result, extra: dict) -> dict:
+    restarts = result.idata["restarts"]
+    k_post = result.n_clusters()
+    return {
+        "method": result.method,
+        "seed": result.seed,
+        "versions": result.meta["versions"],
+        "created": result.meta["created"],
+        "elbo": {"final": restarts["final_elbo"].values.tolist(),
+                 "restart_weights": restarts["weight"].values.tolist()},  # fmt: skip
+        "timings": result.meta["timings"],
+        "n_clusters": len(result.occupied_clusters()),
+        "n_clusters_posterior": {str(k): float(p) for k, p in k_post.items()},
+        "cluster_sizes": {str(k): int((result.clusters() == k).sum())
+                          for k in result.occupied_clusters()},  # fmt: skip
+        "data": {k: result.meta["data"][k] for k in ("n", "d", "columns", "types")},
+        "config": result.meta["config"],
+        **extra,
+    }
+
+
+def _replace_into(tmp: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "clusters").exists():
+        shutil.rmtree(out / "clusters")
+    for item in tmp.iterdir():
+        os.replace(item, out / item.name)
+
+
+def _cmd_fit(args) -> int:
+    from .api import fit
+
+    types = parse_types(args.types) if args.types else None
+    start = time.perf_counter()
+    result = fit(args.data, model=args.model, method=args.method, seed=args.seed, types=types,
+                 max_clusters=args.max_clusters, num_steps=args.num_steps,
+                 num_restarts=args.num_restarts, progress=False if args.quiet else None)  # fmt: skip
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    extra = {"command": ["bayes-hcl", *sys.argv[1:]], "wall_s": time.perf_counter() - start}
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        write_outputs(result, Path(tmp), extra)
+        _replace_into(Path(tmp), out)
+    print(f"{result}\nwrote {out}/")
+    return 0
+
+
+def _cmd_simulate(args) -> int:
+    from .simulate import simulate
+
+    sizes = args.n_per_cluster[0] if len(args.n_per_cluster) == 1 else args.n_per_cluster
+    try:
+        sim = simulate(sizes, d=args.d, n_clusters=args.clusters, graph=args.graph,
+                       noise=args.noise, mean_shift=args.mean_shift,
+                       weight_change=args.weight_change, binary_fraction=args.binary_fraction,
+                       count_fraction=args.count_fraction, seed=args.seed)  # fmt: skip
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sim.data.to_csv(out, index=False)
+    truth = out.with_name(out.stem + ".truth.json")
+    truth.write_text(sim.truth_json())
+    print(f"wrote {out} ({len(sim.data)} rows × {sim.data.shape[1]} columns) and {truth}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    print(run_demo(seed=args.seed, progress=not args.quiet))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    table = run_bench(suite=args.suite, out=Path(args.out), repeats=args.repeats,
+                      baselines=not args.no_baselines, log=print)  # fmt: skip
+    print(table.to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``bayes-hcl``; returns the exit code."""
+    np.set_printoptions(precision=3, suppress=True)
+    try:
+        args = _parser().parse_args(argv)
+        handler = {"fit": _cmd_fit, "simulate": _cmd_simulate, "demo": _cmd_demo,
+                   "bench": _cmd_bench}[args.command]  # fmt: skip
+        return handler(args)
+    except (DataError, ConfigError, FileNotFoundError) as err:
+        message = " ".join(str(err).split())
+        print(f"bayes-hcl: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

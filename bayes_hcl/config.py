@@ -1,0 +1,229 @@
+"""Configuration: frozen dataclasses and declarative TOML presets.
+
+A preset is a TOML file with an optional ``description`` and the tables ``[model]`` and
+``[svi]``. Every key is optional and overrides the dataclass default; an unknown table or key
+is an error that names it. Presets ship in the package (``bayes_hcl/models`` in the wheel,
+``models/`` in a source checkout) and load by name, or from any path ending in ``.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ModelConfig",
+    "SVIConfig",
+    "available_presets",
+    "load_config",
+    "preset_dir",
+]
+
+COUNT_LIKELIHOODS = ("poisson",)
+GUIDES = ("normal",)
+
+
+class ConfigError(ValueError):
+    """A preset or option is invalid; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyperparameters of the generative model (DESIGN section 2)."""
+
+    max_clusters: int = 8
+    dp_shape: float = 1.0
+    dp_rate: float = 4.0
+    edge_density: float = 1.5
+    edge_prior_strength: float = 2.0
+    spike_scale: float = 0.03
+    slab_scale: float = 0.4
+    mechanism_scale: float = 1.0
+    intercept_scale: float = 1.5
+    noise_shift_scale: float = 0.5
+    shift_prior: float = 0.2
+    shift_spike_scale: float = 0.05
+    noise_loc: float = -0.7
+    noise_scale: float = 0.75
+    order_temperature: float = 0.05
+    count_likelihood: str = "poisson"
+    force_continuous: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "model", exclude=("noise_loc", "force_continuous"))
+        if self.shift_prior >= 1:
+            raise ConfigError("model.shift_prior must lie in (0, 1)")
+        if self.spike_scale >= self.slab_scale:
+            raise ConfigError("model.spike_scale must be smaller than model.slab_scale")
+        if self.count_likelihood not in COUNT_LIKELIHOODS:
+            raise ConfigError(
+                f"model.count_likelihood {self.count_likelihood!r} is not one of {COUNT_LIKELIHOODS}"
+            )
+
+
+@dataclass(frozen=True)
+class SVIConfig:
+    """Settings of the stochastic variational fit (DESIGN section 3)."""
+
+    num_steps: int = 1500
+    num_restarts: int = 4
+    learning_rate: float = 0.05
+    final_learning_rate: float = 0.005
+    initial_temperature: float = 1.0
+    anneal_fraction: float = 0.6
+    num_samples: int = 200
+    order_init_scale: float = 0.5
+    guide: str = "normal"
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "svi", exclude=("guide",))
+        if not 0 < self.anneal_fraction <= 1:
+            raise ConfigError("svi.anneal_fraction must lie in (0, 1]")
+        if self.guide not in GUIDES:
+            raise ConfigError(f"svi.guide {self.guide!r} is not one of {GUIDES}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A complete configuration: the preset's name, the model and the SVI settings."""
+
+    name: str = "hcl"
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    svi: SVIConfig = field(default_factory=SVIConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as a nested, TOML/JSON-compatible dictionary."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """Rebuild a configuration written by :meth:`to_dict` (unknown keys are errors)."""
+        return _build(data, name=str(data.get("name", "custom")), source="config")
+
+
+def _check_positive(obj: Any, section: str, exclude: tuple[str, ...]) -> None:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in exclude or isinstance(value, str):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{section}.{f.name} must be a number, got {value!r}")
+        if value <= 0:
+            raise ConfigError(f"{section}.{f.name} must be positive, got {value!r}")
+
+
+def preset_dir() -> Path:
+    """Directory holding the shipped presets (wheel layout first, then a source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "models", here.parent / "models"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"no preset directory found next to {here}")
+
+
+def available_presets() -> list[str]:
+    """Names of the presets shipped with the package."""
+    return sorted(p.stem for p in preset_dir().glob("*.toml"))
+
+
+def _read_preset(model: str | os.PathLike) -> tuple[str, dict[str, Any]]:
+    text = str(model)
+    if text.endswith(".toml") or os.sep in text:
+        path = Path(text)
+        if not path.is_file():
+            raise ConfigError(f"preset file {text!r} does not exist")
+        name = path.stem
+    else:
+        path = preset_dir() / f"{text}.toml"
+        if not path.is_file():
+            raise ConfigError(
+                f"unknown model preset {text!r}; available: {', '.join(available_presets())}"
+            )
+        name = text
+    try:
+        with path.open("rb") as fh:
+            return name, tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"preset {str(path)!r} is not valid TOML: {err}") from None
+
+
+def _section(cls: type, values: Mapping[str, Any], section: str, source: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"unknown key {section}.{key!r} in {source}; valid keys: {', '.join(known)}"
+            )
+    kwargs = {}
+    for key, value in values.items():
+        default = known[key].default
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(default) is not type(value):
+            raise ConfigError(
+                f"{section}.{key} in {source} must be {type(default).__name__}, got {value!r}"
+            )
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _build(data: Mapping[str, Any], name: str, source: str) -> Config:
+    allowed = {"name", "description", "model", "svi"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r} in {source}; valid keys: {sorted(allowed)}")
+    for key in ("model", "svi"):
+        if not isinstance(data.get(key, {}), Mapping):
+            raise ConfigError(f"{key!r} in {source} must be a table")
+    return Config(
+        name=name,
+        description=str(data.get("description", "")),
+        model=_section(ModelConfig, data.get("model", {}), "model", source),
+        svi=_section(SVIConfig, data.get("svi", {}), "svi", source),
+    )
+
+
+def load_config(
+    model: str | os.PathLike | Config = "hcl",
+    *,
+    model_overrides: Mapping[str, Any] | None = None,
+    svi_overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load a preset by name or path and apply overrides.
+
+    Parameters
+    ----------
+    model : str, path or Config
+        A preset name (see :func:`available_presets`), a path to a ``.toml`` file, or a
+        ready :class:`Config`.
+    model_overrides, svi_overrides : mapping, optional
+        Keys of ``[model]`` / ``[svi]`` to override, e.g. ``{"max_clusters": 4}``.
+
+    Returns
+    -------
+    Config
+        The frozen configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the preset does not exist, is not valid TOML, or has an unknown key or bad value.
+    """
+    if isinstance(model, Config):
+        base = model.to_dict()
+        name = model.name
+    else:
+        name, base = _read_preset(model)
+    merged = dict(base)
+    merged["model"] = {**base.get("model", {}), **(model_overrides or {})}
+    merged["svi"] = {**base.get("svi", {}), **(svi_overrides or {})}
+    merged.pop("name", None)
+    return _build(merged, name=name, source=f"preset {name!r}")

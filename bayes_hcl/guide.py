@@ -1,0 +1,102 @@
+"""A mean-field Gaussian guide written for the model's known latent sites.
+
+Equivalent to ``AutoNormal`` (independent Normals in the unconstrained space of every site),
+but with no prototype trace to set up eagerly: ``svi.init`` runs inside ``jit``/``vmap``, so
+restarts initialise in one compiled program, and the starting point of every restart is chosen
+here (see :func:`initial_params`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions import biject_to, constraints
+
+from .config import ModelConfig
+
+__all__ = ["guide_median", "guide_sample", "initial_params", "latent_sites", "mean_field_guide"]
+
+
+def latent_sites(config: ModelConfig, d: int) -> dict[str, tuple[tuple[int, ...], object]]:
+    """Shape and support of every latent site of :func:`bayes_hcl.model.hcl_model`."""
+    k = config.max_clusters
+    sites = {
+        "phi": ((d,), constraints.real),
+        "rho": ((d, d), constraints.unit_interval),
+        "mu": ((d, d), constraints.real),
+        "W": ((k, d, d), constraints.real),
+        "b_base": ((d,), constraints.real),
+        "b_shift": ((k, d), constraints.real),
+        "log_sigma_base": ((d,), constraints.real),
+        "log_sigma_shift": ((k, d), constraints.real),
+    }
+    if k > 1:
+        sites = {"alpha": ((), constraints.positive), "v": ((k - 1,), constraints.unit_interval)} | sites
+    return sites
+
+
+def mean_field_guide(y, x, offset, temperature, *, config: ModelConfig, **_):
+    """Independent Normal in the unconstrained space of each latent site."""
+    for name, (shape, support) in latent_sites(config, y.shape[1]).items():
+        loc = numpyro.param(f"{name}_loc", jnp.zeros(shape))
+        scale = numpyro.param(f"{name}_scale", jnp.full(shape, 0.1), constraint=constraints.positive)
+        base = dist.Normal(loc, scale).to_event(len(shape))
+        if support is not constraints.real:
+            base = dist.TransformedDistribution(base, biject_to(support))
+        numpyro.sample(name, base)
+
+
+def guide_median(params: dict, config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
+    """Constrained medians (the transformed locations) of every site."""
+    return {
+        name: biject_to(support)(params[f"{name}_loc"])
+        for name, (_, support) in latent_sites(config, d).items()
+    }
+
+
+def guide_sample(key, params: dict, config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
+    """One draw of every latent site from the guide."""
+    sites = latent_sites(config, d)
+    keys = jax.random.split(key, len(sites))
+    out = {}
+    for k, (name, (shape, support)) in zip(keys, sites.items(), strict=True):
+        eps = jax.random.normal(k, shape)
+        out[name] = biject_to(support)(params[f"{name}_loc"] + params[f"{name}_scale"] * eps)
+    return out
+
+
+def initial_params(key, x, config: ModelConfig, order_scale: float) -> dict[str, jnp.ndarray]:
+    """Guide parameters (constrained) at the start of one restart.
+
+    Each restart gets its own random causal order (node potentials, with a wide guide scale so
+    early steps see many orders) and its own cluster centres (intercepts at randomly chosen
+    rows, k-means++ style without the weighting); mixture weights start equal so every cluster
+    can claim data; edges start absent (in the spike).
+    """
+    n, d = x.shape
+    k = config.max_clusters
+    k_phi, k_rows, k_w = jax.random.split(key, 3)
+    rows = jax.random.choice(k_rows, n, shape=(k,), replace=k > n)
+    mean = min(config.edge_density / d, 0.5)
+    locs = {
+        "phi": jax.random.normal(k_phi, (d,)),
+        "rho": jnp.full((d, d), jnp.log(mean / (1.0 - mean))),
+        "mu": jnp.zeros((d, d)),
+        "W": 0.01 * jax.random.normal(k_w, (k, d, d)),
+        "b_base": jnp.zeros(d),
+        "b_shift": x[rows] if k > 1 else jnp.zeros((1, d)),
+        "log_sigma_base": jnp.full(d, jnp.log(0.5)),
+        "log_sigma_shift": jnp.zeros((k, d)),
+    }
+    if k > 1:
+        # v_k = 1 / (K - k) gives equal weights 1 / K; its logit is -log(K - k - 1)
+        remaining = jnp.arange(k, 1, -1, dtype=jnp.float32)
+        locs["alpha"] = jnp.zeros(())
+        locs["v"] = -jnp.log(remaining - 1.0)
+    params = {f"{name}_loc": value for name, value in locs.items()}
+    for name, (shape, _) in latent_sites(config, d).items():
+        params[f"{name}_scale"] = jnp.full(shape, 0.1)
+    params["phi_scale"] = jnp.full((d,), order_scale)
+    return params

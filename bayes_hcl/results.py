@@ -1,0 +1,348 @@
+"""HCLResult: the fitted posterior (ArviZ InferenceData) and every readout of it.
+
+The posterior lives in one ``InferenceData`` with named dimensions ``chain, draw, cluster,
+node, parent, obs``; the fit's metadata (package version, seed, method, config, data scalers,
+timings) are JSON strings in its attributes, so ``save``/``load_result`` is a lossless netCDF
+round trip. Clusters are aligned across draws and sorted by decreasing weight (cluster 0 is the
+largest). The computations live in :mod:`bayes_hcl.summary` and :mod:`bayes_hcl.diagnostics`;
+this class feeds them the posterior.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from functools import cached_property
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+with warnings.catch_warnings():
+    # ArviZ 0.x announces its 1.0 refactor with a FutureWarning on every import
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+from . import diagnostics, summary
+from .config import Config
+from .data import PreparedData
+
+__all__ = ["HCLResult", "load_result"]
+
+_DIMS = {
+    "phi": ["node"],
+    "rho": ["parent", "node"],
+    "mu": ["parent", "node"],
+    "W": ["cluster", "parent", "node"],
+    "weights": ["cluster", "parent", "node"],
+    "inclusion": ["cluster", "parent", "node"],
+    "b": ["cluster", "node"],
+    "sigma": ["cluster", "node"],
+    "b_base": ["node"],
+    "log_sigma_base": ["node"],
+    "b_shift": ["cluster", "node"],
+    "log_sigma_shift": ["cluster", "node"],
+    "intercept_shift": ["cluster", "node"],
+    "noise_shift": ["cluster", "node"],
+    "log_weights": ["cluster"],
+    "membership": ["obs", "cluster"],
+    "alpha": [],
+}
+
+
+def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]) -> az.InferenceData:
+    """Assemble the InferenceData of a fit (draws get a leading chain axis of length 1)."""
+    draws = fit.draws
+    posterior = {k: v[None] for k, v in draws.items() if k in _DIMS}
+    posterior["membership"] = posterior["membership"].astype(np.float32)
+    n_clusters = draws["log_weights"].shape[-1]
+    coords = {
+        "cluster": np.arange(n_clusters),
+        "node": list(data.columns),
+        "parent": list(data.columns),
+        "obs": np.arange(data.n),
+        "restart": np.arange(len(fit.restart_elbo)),
+        "step": np.arange(fit.elbo_history.shape[1]),
+    }
+    restarts = xr.Dataset(
+        {
+            "elbo_history": (("restart", "step"), fit.elbo_history),
+            "final_elbo": (("restart",), fit.restart_elbo),
+            "weight": (("restart",), fit.restart_weights),
+            "order": (("restart", "node"), fit.restart_summary["order"]),
+            "partition": (("restart", "obs"), fit.restart_summary["partition"]),
+            "inclusion": (("restart", "cluster", "parent", "node"),
+                          fit.restart_summary["inclusion"]),
+        },  # fmt: skip
+        coords={k: coords[k] for k in ("restart", "step", "node", "parent", "obs", "cluster")},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        idata = az.from_dict(
+            posterior=posterior,
+            log_likelihood={"obs_loglik": draws["log_lik"][None]},
+            sample_stats={"restart": fit.draw_restart[None]},
+            observed_data={"y": data.y},
+            constant_data={"x": data.x},
+            coords=coords,
+            dims={**_DIMS, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
+        )
+        idata.add_groups({"restarts": restarts})
+    idata.posterior.attrs.update(
+        {k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()}
+    )
+    return idata
+
+
+class HCLResult:
+    """Posterior of a heterogeneous causal model with summaries and diagnostics.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        As built by :func:`build_inference_data` (or read by :func:`load_result`).
+    """
+
+    def __init__(self, idata: az.InferenceData):
+        self.idata = idata
+        attrs = idata.posterior.attrs
+        self.meta: dict[str, Any] = {k: _maybe_json(v) for k, v in attrs.items()}
+        self.config = Config.from_dict(self.meta["config"])
+        self.columns: list[str] = list(self.meta["data"]["columns"])
+        self.types: list[str] = list(self.meta["data"]["types"])
+        self.seed: int = int(self.meta["seed"])
+        self.method: str = str(self.meta["method"])
+
+    # -- raw arrays ---------------------------------------------------------------------------
+    def _draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable with chain and draw stacked into one axis."""
+        value = self.idata.posterior[name].values
+        return value.reshape((-1,) + value.shape[2:])
+
+    @cached_property
+    def _occupied(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        return summary.sample_occupancy(self._draws("membership").astype(np.float64), rng)
+
+    def occupied_clusters(self) -> list[int]:
+        """Clusters of the point partition (see :meth:`clusters`)."""
+        return sorted(int(k) for k in np.unique(self.clusters()))
+
+    # -- clusters -----------------------------------------------------------------------------
+    def memberships(self) -> pd.DataFrame:
+        """Posterior membership probabilities, one column per occupied cluster (rows sum to 1)."""
+        m = self._draws("membership").mean(0)[:, self.occupied_clusters()]
+        m = m / m.sum(1, keepdims=True)
+        return pd.DataFrame(m, columns=self.occupied_clusters()).rename_axis(columns="cluster")
+
+    @cached_property
+    def _coclustering(self) -> np.ndarray:
+        return summary.coclustering(self._draws("membership").astype(np.float64))
+
+    def coclustering(self) -> np.ndarray:
+        """``(n, n)`` posterior probability that two rows share a cluster."""
+        return self._coclustering
+
+    def clusters(self, loss: str = "vi") -> np.ndarray:
+        """Point partition minimising the posterior expected VI (or ``"binder"``) loss."""
+        return self._partition(loss)
+
+    def _partition(self, loss: str) -> np.ndarray:
+        key = f"_partition_{loss}"
+        if key not in self.__dict__:
+            m = self._draws("membership").astype(np.float64)
+            self.__dict__[key] = summary.point_partition(m, self._coclustering, loss)
+        return self.__dict__[key]
+
+    def n_clusters(self) -> pd.Series:
+        """Posterior over the number of occupied clusters.
+
+        In each draw every row is assigned by its membership probabilities; a cluster is
+        occupied if it then holds at least :func:`bayes_hcl.summary.min_cluster_size` rows.
+        """
+        return summary.n_clusters_posterior(self._occupied)
+
+    # -- edges --------------------------------------------------------------------------------
+    def _frame(self, matrix: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(matrix, index=pd.Index(self.columns, name="cause"),
+                            columns=pd.Index(self.columns, name="effect"))  # fmt: skip
+
+    def edge_probabilities(self, cluster: int | None = None) -> pd.DataFrame:
+        """Edge probabilities (rows = cause, columns = effect).
+
+        With ``cluster=None`` the pooled probability that the edge is present in at least one
+        occupied cluster; otherwise the probability within that cluster.
+        """
+        inclusion = self._draws("inclusion")
+        if cluster is None:
+            return self._frame(summary.pooled_edge_probabilities(inclusion, self._occupied))
+        self._check_cluster(cluster)
+        return self._frame(inclusion[:, cluster].mean(0))
+
+    def _check_cluster(self, cluster: int) -> None:
+        if cluster not in range(self._draws("log_weights").shape[-1]):
+            raise ValueError(f"cluster {cluster} does not exist (0..{self.config.model.max_clusters - 1})")
+
+    def _unit_factor(self) -> np.ndarray:
+        """Multiply a standardised effect ``i -> j`` by this to get original units."""
+        scale = np.asarray(self.meta["data"]["scale"], dtype=float)
+        parent = np.where(np.asarray(self.types) == "binary", 1.0, scale)
+        child = np.where(np.asarray(self.types) == "continuous", scale, 1.0)
+        return child[None, :] / parent[:, None]
+
+    def effects(self, min_probability: float = 0.05, prob: float = 0.94) -> pd.DataFrame:
+        """Tidy table of effects per occupied cluster with HDIs and inclusion probabilities.
+
+        ``mean``/``hdi_*`` are in standardised units (per sd of a continuous or log1p-count
+        parent; per unit of a binary parent; on the sd / log-odds / log-rate scale of the
+        child); ``*_original`` convert continuous endpoints to the data's own units.
+        """
+        return summary.effect_table(self._draws("weights"), self._draws("inclusion"),
+                                    self.occupied_clusters(), self.columns, self._unit_factor(),
+                                    min_probability, prob)  # fmt: skip
+
+    def _universality(self, min_probability: float) -> pd.DataFrame:
+        return summary.universality_table(self._draws("inclusion"), self._occupied,
+                                          self.columns, min_probability)  # fmt: skip
+
+    def universal_edges(self, threshold: float = 0.5) -> pd.DataFrame:
+        """Edges present in every occupied cluster with probability >= threshold."""
+        table = self._universality(min(threshold, 0.05))
+        return table[table.p_all >= threshold].reset_index(drop=True)
+
+    def specific_edges(self, threshold: float = 0.5) -> pd.DataFrame:
+        """Edges present in some but not all occupied clusters with probability >= threshold.
+
+        Adds one column ``p_cluster_<k>`` per occupied cluster.
+        """
+        table = self._universality(min(threshold, 0.05))
+        table = table[table.p_specific >= threshold].reset_index(drop=True)
+        inclusion = self._draws("inclusion").mean(0)
+        idx = {c: i for i, c in enumerate(self.columns)}
+        for k in self.occupied_clusters():
+            table[f"p_cluster_{k}"] = [
+                inclusion[k, idx[c], idx[e]] for c, e in zip(table.cause, table.effect, strict=True)
+            ]
+        return table
+
+    def shift_targets(self, threshold: float | None = None) -> pd.DataFrame:
+        """Per variable, probability that the latent cluster shifts its intercept or noise.
+
+        With ``threshold`` only variables with ``p_shift >= threshold`` are returned.
+        """
+        table = summary.shift_table(self._draws("intercept_shift"), self._draws("noise_shift"),
+                                    self._draws("b"), self._draws("sigma"), self._occupied,
+                                    self.columns)  # fmt: skip
+        return table if threshold is None else table[table.p_shift >= threshold].reset_index(drop=True)
+
+    def graph(self, cluster: int | None = None, threshold: float = 0.5) -> nx.DiGraph:
+        """Graph of edges with probability >= threshold; always acyclic.
+
+        Edge attributes: ``probability`` and ``weight`` (posterior mean standardised effect; for
+        the pooled graph, averaged over occupied clusters by their size). Edges that would
+        close a cycle (possible only between thresholded marginals) are left out and listed
+        in ``graph.graph["skipped"]``.
+        """
+        prob = self.edge_probabilities(cluster).to_numpy()
+        weights = self._draws("weights").mean(0)
+        if cluster is None:
+            occ = self.occupied_clusters()
+            sizes = np.array([(self.clusters() == k).sum() for k in occ], dtype=float)
+            weight = np.tensordot(sizes / sizes.sum(), weights[occ], axes=1)
+        else:
+            weight = weights[cluster]
+        kept, skipped = summary.acyclic_edges(prob, threshold)
+        g = nx.DiGraph(cluster=cluster, threshold=threshold,
+                       skipped=[(self.columns[i], self.columns[j]) for i, j in skipped])  # fmt: skip
+        for name, kind in zip(self.columns, self.types, strict=True):
+            g.add_node(name, type=kind)
+        for i, j in kept:
+            g.add_edge(self.columns[i], self.columns[j], probability=float(prob[i, j]),
+                       weight=float(weight[i, j]))  # fmt: skip
+        return g
+
+    # -- diagnostics and reports --------------------------------------------------------------
+    def identifiability(self) -> dict[str, Any]:
+        """Identifiability report (see :mod:`bayes_hcl.diagnostics`)."""
+        if "_ident" not in self.__dict__:
+            self.__dict__["_ident"] = diagnostics.identifiability_report(self._ident_context())
+        return self.__dict__["_ident"]
+
+    def _ident_context(self) -> dict[str, Any]:
+        rs = self.idata["restarts"]
+        labels = self.clusters()
+        occ = self.occupied_clusters()
+        x = self.idata.constant_data["x"].values
+        universality = self._universality(0.0)
+        specific = np.zeros((len(self.columns),) * 2)
+        idx = {c: i for i, c in enumerate(self.columns)}
+        for c, e, p in zip(universality.cause, universality.effect, universality.p_specific,
+                           strict=True):  # fmt: skip
+            specific[idx[c], idx[e]] = p
+        shifts = self.shift_targets().set_index("variable").loc[self.columns, "p_shift"]
+        calls = rs["inclusion"].values.max(axis=1) >= 0.5
+        return {
+            "columns": self.columns, "types": self.types, "x": x, "labels": labels,
+            "pooled": self.edge_probabilities().to_numpy(), "specific": specific,
+            "shift_prob": shifts.to_numpy(), "n_occupied": len(occ),
+            "n_clusters": self.n_clusters().to_dict(),
+            "membership": self._draws("membership").mean(0),
+            "restart_calls": calls, "restart_orders": rs["order"].values,
+            "restart_partitions": rs["partition"].values, "restart_weights": rs["weight"].values,
+            "weights": self._draws("weights").mean(0), "intercepts": self._draws("b").mean(0),
+            "n_parameters": 2 * len(self.columns) + int((self.edge_probabilities().to_numpy()
+                                                         >= 0.5).sum()),
+        }  # fmt: skip
+
+    def summary(self, min_probability: float = 0.05) -> pd.DataFrame:
+        """One row per candidate edge: pooled and per-cluster probabilities, universality,
+        and the identifiability status."""
+        table = self._universality(min_probability)
+        inclusion = self._draws("inclusion").mean(0)
+        idx = {c: i for i, c in enumerate(self.columns)}
+        for k in self.occupied_clusters():
+            table[f"p_cluster_{k}"] = [inclusion[k, idx[c], idx[e]]
+                                       for c, e in zip(table.cause, table.effect, strict=True)]
+        status = {(e["cause"], e["effect"]): e["status"] for e in self.identifiability()["edges"]}
+        table["status"] = [status.get((c, e), status.get((e, c), "not supported"))
+                           for c, e in zip(table.cause, table.effect, strict=True)]  # fmt: skip
+        return table.rename(columns={"p_any": "p_pooled"})
+
+    def to_arviz(self) -> az.InferenceData:
+        """The posterior as ArviZ InferenceData (dims chain, draw, cluster, node, parent, obs)."""
+        return self.idata
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the posterior and all metadata to a netCDF file (lossless)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.idata.to_netcdf(str(path))
+
+    def __repr__(self) -> str:
+        k = self.n_clusters()
+        return (f"HCLResult(method={self.method!r}, n={self.idata.observed_data.sizes['obs']}, "
+                f"d={len(self.columns)}, clusters={len(self.occupied_clusters())} "
+                f"(P(K)={k.max():.2f} at K={int(k.idxmax())}), seed={self.seed})")  # fmt: skip
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load_result(path: str | os.PathLike) -> HCLResult:
+    """Read a result written by :meth:`HCLResult.save`."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no result file at {str(path)!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        idata = az.from_netcdf(str(path))
+    idata.load() if hasattr(idata, "load") else None
+    return HCLResult(idata)

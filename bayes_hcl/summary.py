@@ -1,0 +1,291 @@
+"""Posterior summaries computed from aligned draws (pure NumPy/pandas/networkx kernels).
+
+Every function takes plain arrays with a leading draw axis ``S`` and cluster axes already
+aligned across draws (see :func:`bayes_hcl.inference.relabel_draws`), so each can be checked
+exactly on a hand-built posterior. :class:`bayes_hcl.results.HCLResult` is the facade that feeds
+them the fitted posterior.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "absorb_small_clusters",
+    "acyclic_edges",
+    "coclustering",
+    "effect_table",
+    "expected_binder_loss",
+    "expected_vi_loss",
+    "hdi",
+    "min_cluster_size",
+    "n_clusters_posterior",
+    "point_partition",
+    "pooled_edge_probabilities",
+    "sample_occupancy",
+    "shift_table",
+    "universality_table",
+]
+
+
+def min_cluster_size(n: int) -> int:
+    """Rows a cluster needs in a draw to count as occupied: ``max(3, ceil(n / 100))``.
+
+    A truncated DP keeps spare clusters whose parameters sit near the prior; such a cluster
+    can capture an outlying row or two. Counting those as clusters would inflate the number of
+    clusters and the pooled edge probabilities (their edges are prior noise), so a cluster
+    must hold at least 1% of the rows (and at least 3) in a draw to be occupied.
+    """
+    return max(3, -(-n // 100))
+
+
+def sample_occupancy(
+    membership: np.ndarray, rng: np.random.Generator, min_size: int | None = None
+) -> np.ndarray:
+    """Occupied clusters ``(S, K)`` of each draw, sampling every row's cluster once per draw.
+
+    Parameters
+    ----------
+    membership : ndarray ``(S, n, K)``
+        Per-draw membership probabilities (rows sum to one).
+    rng : numpy.random.Generator
+        Source of the assignment draws (fixed by the fit's seed, so results are repeatable).
+    min_size : int, optional
+        Rows needed to count as occupied (default :func:`min_cluster_size`).
+    """
+    s, n, k = membership.shape
+    min_size = min_cluster_size(n) if min_size is None else min_size
+    cum = np.cumsum(membership, axis=-1)
+    u = rng.random((s, n, 1))
+    z = np.minimum((u > cum).sum(-1), k - 1)
+    counts = np.zeros((s, k), dtype=int)
+    np.add.at(counts, (np.repeat(np.arange(s), n), z.ravel()), 1)
+    occupied = counts >= min_size
+    # every draw has at least one cluster: the largest one
+    occupied[np.arange(s), counts.argmax(1)] = True
+    return occupied
+
+
+def n_clusters_posterior(occupied: np.ndarray) -> pd.Series:
+    """Posterior probability of each number of occupied clusters (index: K)."""
+    counts = occupied.sum(-1)
+    values, freq = np.unique(counts, return_counts=True)
+    return pd.Series(freq / counts.size, index=pd.Index(values, name="n_clusters"), name="prob")
+
+
+def pooled_edge_probabilities(inclusion: np.ndarray, occupied: np.ndarray) -> np.ndarray:
+    """Probability ``(d, d)`` that an edge is present in at least one occupied cluster.
+
+    Given a draw, the clusters' edge indicators are independent with probabilities
+    ``inclusion[s, k]``, so ``P(any) = 1 - prod_k (1 - inclusion[s, k])`` over occupied k.
+    """
+    absent = np.where(occupied[:, :, None, None], 1.0 - inclusion, 1.0)
+    return (1.0 - absent.prod(axis=1)).mean(0)
+
+
+def universality_table(
+    inclusion: np.ndarray, occupied: np.ndarray, columns: Sequence[str], min_probability: float
+) -> pd.DataFrame:
+    """Per ordered pair: P(edge in every occupied cluster), P(in some), P(specific).
+
+    ``p_specific = p_any - p_all`` is the probability that the edge is present in some but not
+    all occupied clusters; with one occupied cluster an edge is universal by definition.
+    """
+    occ = occupied[:, :, None, None]
+    p_all = np.where(occ, inclusion, 1.0).prod(1).mean(0)
+    p_any = 1.0 - np.where(occ, 1.0 - inclusion, 1.0).prod(1).mean(0)
+    rows = [
+        (columns[i], columns[j], p_any[i, j], p_all[i, j], p_any[i, j] - p_all[i, j])
+        for i in range(len(columns))
+        for j in range(len(columns))
+        if i != j and p_any[i, j] >= min_probability
+    ]
+    frame = pd.DataFrame(rows, columns=["cause", "effect", "p_any", "p_all", "p_specific"])
+    return frame.sort_values("p_any", ascending=False, ignore_index=True)
+
+
+def coclustering(membership: np.ndarray) -> np.ndarray:
+    """Posterior probability ``(n, n)`` that two rows share a cluster.
+
+    Given a draw, distinct rows' indicators are independent, so ``P(z_i = z_j) = sum_k
+    m_ik m_jk``; a row always shares its own cluster (diagonal one).
+    """
+    s = membership.shape[0]
+    cc = np.einsum("sik,sjk->ij", membership, membership, optimize=True) / s
+    np.fill_diagonal(cc, 1.0)
+    return cc
+
+
+def expected_binder_loss(labels: np.ndarray, cocluster: np.ndarray) -> float:
+    """Posterior expected Binder loss (pairs, unit costs) of a partition."""
+    same = labels[:, None] == labels[None, :]
+    return float(np.abs(same - cocluster)[np.triu_indices(len(labels), 1)].sum())
+
+
+def expected_vi_loss(labels: np.ndarray, cocluster: np.ndarray) -> float:
+    """Lower bound of the posterior expected Variation of Information (Wade & Ghahramani 2018).
+
+    ``E[VI] >= (1/n) sum_i [log2 |c_i| + log2 sum_j P_ij - 2 log2 sum_{j in c_i} P_ij]``.
+    """
+    same = labels[:, None] == labels[None, :]
+    size = same.sum(1)
+    mass = cocluster.sum(1)
+    within = (cocluster * same).sum(1)
+    return float(np.mean(np.log2(size) + np.log2(mass) - 2.0 * np.log2(within)))
+
+
+def point_partition(
+    membership: np.ndarray, cocluster: np.ndarray, loss: str = "vi"
+) -> np.ndarray:
+    """Partition minimising the expected loss among candidate partitions.
+
+    Candidates are the hard assignment of the posterior mean membership and of every draw's
+    membership; labels are the (aligned) cluster indices, so they match per-cluster tables.
+    Rows of clusters too small to count as occupied then join their most probable occupied
+    cluster (:func:`absorb_small_clusters`).
+    """
+    loss_fn = {"vi": expected_vi_loss, "binder": expected_binder_loss}.get(loss)
+    if loss_fn is None:
+        raise ValueError(f"loss must be 'vi' or 'binder', got {loss!r}")
+    mean = membership.mean(0)
+    candidates = [mean.argmax(-1)]
+    candidates += list(np.unique(membership.argmax(-1), axis=0))
+    scores = [loss_fn(c, cocluster) for c in candidates]
+    best = absorb_small_clusters(candidates[int(np.argmin(scores))], mean)
+    return _greedy_merge(best, cocluster, loss_fn)
+
+
+def _greedy_merge(labels: np.ndarray, cocluster: np.ndarray, loss_fn) -> np.ndarray:
+    """Merge pairs of clusters while that lowers the expected loss (as SALSO's merge step).
+
+    Duplicate components of a mixture split one population between them with uncertain
+    memberships; their rows co-cluster often, and merging lowers the expected loss.
+    """
+    current = loss_fn(labels, cocluster)
+    while len(np.unique(labels)) > 1:
+        ids = np.unique(labels)
+        trials = [(loss_fn(np.where(labels == b, a, labels), cocluster), a, b)
+                  for i, a in enumerate(ids) for b in ids[i + 1 :]]  # fmt: skip
+        value, a, b = min(trials)
+        if value >= current:
+            break
+        labels, current = np.where(labels == b, a, labels), value
+    return labels
+
+
+def absorb_small_clusters(labels: np.ndarray, mean_membership: np.ndarray) -> np.ndarray:
+    """Move rows of clusters below :func:`min_cluster_size` to their best large cluster."""
+    sizes = np.bincount(labels, minlength=mean_membership.shape[1])
+    large = sizes >= min_cluster_size(len(labels))
+    if large.all() or not large.any():
+        return labels
+    best_large = np.where(large[None, :], mean_membership, -1.0).argmax(1)
+    return np.where(large[labels], labels, best_large)
+
+
+def hdi(samples: np.ndarray, prob: float = 0.94) -> tuple[np.ndarray, np.ndarray]:
+    """Highest-density interval over the first axis (shortest window holding ``prob``)."""
+    x = np.sort(samples, axis=0)
+    s = x.shape[0]
+    width = max(int(np.ceil(prob * s)), 1)
+    if width >= s:
+        return x[0], x[-1]
+    spans = x[width - 1 :] - x[: s - width + 1]
+    start = spans.argmin(0)
+    low = np.take_along_axis(x, start[None], 0)[0]
+    high = np.take_along_axis(x, (start + width - 1)[None], 0)[0]
+    return low, high
+
+
+def effect_table(
+    weights: np.ndarray,
+    inclusion: np.ndarray,
+    clusters: Sequence[int],
+    columns: Sequence[str],
+    unit_factor: np.ndarray,
+    min_probability: float = 0.05,
+    prob: float = 0.94,
+) -> pd.DataFrame:
+    """Tidy effects of every pair in every listed cluster with inclusion above a floor.
+
+    ``weights`` are ``(S, K, d, d)`` standardised effects (model averaged: a draw in the spike
+    contributes its near-zero weight). ``unit_factor[i, j]`` converts ``i -> j`` to original
+    units (``mean_original`` and the HDI bounds ``*_original``).
+    """
+    rows = []
+    for k in clusters:
+        w, p = weights[:, k], inclusion[:, k].mean(0)
+        low, high = hdi(w, prob)
+        mean, sd = w.mean(0), w.std(0)
+        for i, j in zip(*np.nonzero(p >= min_probability), strict=True):
+            f = unit_factor[i, j]
+            rows.append(
+                (k, columns[i], columns[j], mean[i, j], sd[i, j], low[i, j], high[i, j],
+                 p[i, j], mean[i, j] * f, low[i, j] * f, high[i, j] * f)
+            )  # fmt: skip
+    cols = ["cluster", "parent", "child", "mean", "sd", "hdi_low", "hdi_high", "inclusion_prob",
+            "mean_original", "hdi_low_original", "hdi_high_original"]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=cols)
+    return frame.sort_values(["cluster", "inclusion_prob"], ascending=[True, False], ignore_index=True)
+
+
+def shift_table(
+    intercept_shift: np.ndarray,
+    noise_shift: np.ndarray,
+    intercepts: np.ndarray,
+    noise: np.ndarray,
+    occupied: np.ndarray,
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """Per variable: probability that the latent cluster shifts its intercept / noise directly.
+
+    A draw counts a shift when at least one occupied cluster's deviation from the universal
+    value is in the slab, and only when the draw has two or more occupied clusters (with one
+    cluster there is nothing to shift between). Also reports the posterior mean spread of the
+    intercepts (max - min, standardised units) and the max/min noise-scale ratio.
+    """
+    multi = occupied.sum(1) >= 2
+    occ = occupied[:, :, None]
+
+    def p_any(resp):
+        return ((1.0 - np.where(occ, 1.0 - resp, 1.0).prod(1)) * multi[:, None]).mean(0)
+
+    b_spread = np.where(occ, intercepts, -np.inf).max(1) - np.where(occ, intercepts, np.inf).min(1)
+    ratio = np.where(occ, noise, 0.0).max(1) / np.where(occ, noise, np.inf).min(1)
+    p_b, p_s = p_any(intercept_shift), p_any(noise_shift)
+    frame = pd.DataFrame(
+        {
+            "variable": list(columns),
+            "p_shift": 1.0 - (1.0 - p_b) * (1.0 - p_s),
+            "p_intercept_shift": p_b,
+            "p_noise_shift": p_s,
+            "intercept_spread": np.where(multi[:, None], b_spread, 0.0).mean(0),
+            "noise_ratio": np.where(multi[:, None], ratio, 1.0).mean(0),
+        }
+    )
+    return frame.sort_values("p_shift", ascending=False, ignore_index=True)
+
+
+def acyclic_edges(prob: np.ndarray, threshold: float) -> tuple[list[tuple[int, int]], list]:
+    """Edges with probability >= threshold, added greedily by probability while acyclic.
+
+    Returns the kept edges and the skipped ones (those that would have closed a cycle). A
+    single draw's graph is always acyclic; thresholded marginals need not be, hence the guard.
+    """
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(prob.shape[0]))
+    kept, skipped = [], []
+    candidates = [(prob[i, j], i, j) for i, j in zip(*np.nonzero(prob >= threshold), strict=True)]
+    for _, i, j in sorted(candidates, reverse=True):
+        if i == j:
+            continue
+        if nx.has_path(graph, j, i):
+            skipped.append((i, j))
+        else:
+            graph.add_edge(i, j)
+            kept.append((i, j))
+    return kept, skipped

@@ -1,0 +1,24 @@
+"""Shared fixtures: one small simulated data set and one fit of it, reused across tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("CI", "true")  # no progress bars in test output
+
+import bayes_hcl as bh  # noqa: E402
+
+SMALL_FIT = {"num_steps": 1500, "num_restarts": 4, "num_samples": 100, "max_clusters": 4}
+
+
+@pytest.fixture(scope="session")
+def small_sim():
+    """Two well-separated clusters (strong mean shifts) over 4 variables."""
+    return bh.simulate(300, d=4, n_clusters=2, mean_shift=3.0, shift_fraction=0.5, seed=5)
+
+
+@pytest.fixture(scope="session")
+def small_fit(small_sim):
+    return bh.fit(small_sim.data, seed=0, progress=False, **SMALL_FIT)

@@ -1,0 +1,120 @@
+"""Behaviour of HCLResult on one small fit (shared fixture), plus the recovery it must reach."""
+
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import bayes_hcl as bh
+from bayes_hcl import metrics
+
+
+def test_small_fit_recovers_clusters_and_skeleton(small_fit, small_sim):
+    # two clusters with strong mean shifts over 4 variables: an easy, fast case
+    assert metrics.adjusted_rand_index(small_sim.labels, small_fit.clusters()) >= 0.95
+    pooled = small_fit.edge_probabilities().to_numpy()
+    assert metrics.skeleton_f1(small_sim.pooled_adjacency, pooled >= 0.5) >= 0.75
+    assert metrics.auprc(small_sim.pooled_adjacency + small_sim.pooled_adjacency.T,
+                         np.maximum(pooled, pooled.T)) >= 0.7
+    assert small_fit.n_clusters().idxmax() >= 2
+
+
+def test_edge_probability_frames(small_fit):
+    pooled = small_fit.edge_probabilities()
+    assert list(pooled.index) == list(pooled.columns) == small_fit.columns
+    values = pooled.to_numpy()
+    assert np.all((values >= 0) & (values <= 1)) and np.all(np.diag(values) == 0)
+    # orientations are exclusive in every draw, so the two directions sum to at most one
+    assert np.all(values + values.T <= 1 + 1e-6)
+    for k in small_fit.occupied_clusters():
+        assert np.all(small_fit.edge_probabilities(k).to_numpy() <= values + 1e-6)
+    with pytest.raises(ValueError, match="cluster 99"):
+        small_fit.edge_probabilities(99)
+
+
+def test_memberships_and_partition(small_fit):
+    members = small_fit.memberships()
+    np.testing.assert_allclose(members.sum(1), 1.0, rtol=1e-5)
+    assert list(members.columns) == small_fit.occupied_clusters()
+    cc = small_fit.coclustering()
+    assert cc.shape == (len(members),) * 2
+    np.testing.assert_allclose(np.diag(cc), 1.0, atol=1e-4)
+    post = small_fit.n_clusters()
+    assert post.sum() == pytest.approx(1.0)
+
+
+def test_every_draw_graph_is_acyclic(small_fit):
+    inclusion = small_fit._draws("inclusion")
+    for s in range(inclusion.shape[0]):
+        for k in range(inclusion.shape[1]):
+            assert nx.is_directed_acyclic_graph(nx.DiGraph(inclusion[s, k] > 0.0))
+    for cluster in [None, *small_fit.occupied_clusters()]:
+        for threshold in (0.05, 0.5):
+            g = small_fit.graph(cluster, threshold)
+            assert nx.is_directed_acyclic_graph(g)
+            assert all(d["probability"] >= threshold for *_, d in g.edges(data=True))
+
+
+def test_effects_universal_specific_and_shifts(small_fit):
+    effects = small_fit.effects()
+    assert {"cluster", "parent", "child", "mean", "sd", "hdi_low", "hdi_high",
+            "inclusion_prob"} <= set(effects.columns)
+    assert (effects.hdi_low <= effects["mean"] + 1e-9).all()
+    assert (effects["mean"] <= effects.hdi_high + 1e-9).all()
+    universal = small_fit.universal_edges(0.5)
+    assert (universal.p_all >= 0.5).all() and (universal.p_any >= universal.p_all).all()
+    specific = small_fit.specific_edges(0.0)
+    assert (specific.p_specific >= 0).all()
+    shifts = small_fit.shift_targets()
+    assert set(shifts.variable) == set(small_fit.columns)
+    assert shifts.p_shift.between(0, 1).all()
+
+
+def test_identifiability_report_has_fixed_top_level(small_fit):
+    report = small_fit.identifiability()
+    assert set(report) == {"edges", "clusters", "agreement", "conditions", "warnings"}
+    for entry in report["edges"]:
+        assert set(entry) >= {"cause", "effect", "status", "reason", "p_forward", "p_reverse",
+                              "p_none", "delta_evidence", "agreement"}
+        assert entry["status"] in {"identified", "orientation ambiguous", "not supported"}
+        assert entry["reason"] in {None, "mechanism change", "v-structure",
+                                   "non-Gaussian noise"}
+        assert entry["p_forward"] >= entry["p_reverse"]
+    json.dumps(report)  # serialisable as identifiability.json
+    table = small_fit.summary()
+    assert {"cause", "effect", "p_pooled", "status"} <= set(table.columns)
+
+
+def test_arviz_dims_and_attrs(small_fit):
+    idata = small_fit.to_arviz()
+    assert idata.posterior["W"].dims == ("chain", "draw", "cluster", "parent", "node")
+    assert idata.posterior["membership"].dims == ("chain", "draw", "obs", "cluster")
+    assert idata.log_likelihood["obs_loglik"].dims == ("chain", "draw", "obs")
+    attrs = idata.posterior.attrs
+    assert {"method", "seed", "config", "versions", "data"} <= set(attrs)
+    assert json.loads(attrs["config"])["name"] == "hcl"
+
+
+def test_save_load_round_trip(small_fit, tmp_path):
+    path = tmp_path / "fit.nc"
+    small_fit.save(path)
+    loaded = bh.load_result(path)
+    assert loaded.seed == small_fit.seed and loaded.config == small_fit.config
+    np.testing.assert_array_equal(loaded.edge_probabilities(), small_fit.edge_probabilities())
+    np.testing.assert_array_equal(loaded.clusters(), small_fit.clusters())
+    np.testing.assert_array_equal(loaded.idata["restarts"]["elbo_history"],
+                                  small_fit.idata["restarts"]["elbo_history"])
+    with pytest.raises(FileNotFoundError, match="no result file"):
+        bh.load_result(tmp_path / "missing.nc")
+
+
+def test_same_seed_same_result_and_no_recompilation(small_fit, small_sim):
+    from tests.conftest import SMALL_FIT
+
+    again = bh.fit(small_sim.data, seed=0, progress=False, **SMALL_FIT)
+    np.testing.assert_allclose(again.edge_probabilities(), small_fit.edge_probabilities(),
+                               atol=1e-5)
+    assert again.meta["timings"]["compile_s"] == 0.0
+    other = bh.fit(small_sim.data, seed=1, progress=False, **SMALL_FIT)
+    assert other.meta["timings"]["compile_s"] == 0.0

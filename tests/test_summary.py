@@ -1,0 +1,128 @@
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bayes_hcl import summary
+
+
+def test_pooled_probability_is_any_of_occupied_clusters():
+    inclusion = np.zeros((2, 3, 2, 2))
+    inclusion[0, :, 0, 1] = [0.5, 0.5, 0.9]
+    inclusion[1, :, 0, 1] = [0.2, 0.0, 0.0]
+    occupied = np.array([[True, True, False], [True, False, False]])
+    pooled = summary.pooled_edge_probabilities(inclusion, occupied)
+    assert pooled[0, 1] == pytest.approx((0.75 + 0.2) / 2)  # cluster 2 is unoccupied
+    assert pooled[1, 0] == 0.0
+
+
+def test_universality_table_exact():
+    inclusion = np.zeros((1, 2, 2, 2))
+    inclusion[0, :, 0, 1] = [0.8, 0.5]
+    table = summary.universality_table(inclusion, np.ones((1, 2), bool), ["a", "b"], 0.05)
+    row = table.iloc[0]
+    assert (row.cause, row.effect) == ("a", "b")
+    assert row.p_all == pytest.approx(0.4)
+    assert row.p_any == pytest.approx(0.9)
+    assert row.p_specific == pytest.approx(0.5)
+
+
+def test_coclustering_and_point_partition():
+    m = np.zeros((2, 4, 3))
+    m[:, :2, 0] = 1.0
+    m[:, 2:, 1] = 1.0
+    m[1, 3] = [0.0, 0.5, 0.5]
+    cc = summary.coclustering(m)
+    np.testing.assert_allclose(cc[0, 1], 1.0)
+    np.testing.assert_allclose(cc[2, 3], 0.75)
+    np.testing.assert_allclose(cc[0, 2], 0.0)
+    labels = summary.point_partition(m, cc, "binder")
+    assert labels[0] == labels[1] != labels[2] == labels[3]
+    assert summary.expected_binder_loss(labels, cc) == pytest.approx(0.25)
+
+
+def test_greedy_merge_joins_duplicate_clusters():
+    # two components share one population half/half in every draw: one cluster really
+    m = np.zeros((3, 6, 2))
+    m[:, :, 0] = 0.5
+    m[:, :, 1] = 0.5
+    cc = summary.coclustering(m)
+    labels = summary.point_partition(m, cc, "vi")
+    assert len(np.unique(labels)) == 1
+
+
+def test_absorb_small_clusters_moves_tiny_cluster_rows():
+    labels = np.array([0] * 200 + [1] * 198 + [2] * 2)
+    mean = np.full((400, 3), 0.1)
+    mean[np.arange(400), labels] = 0.8
+    mean[398:, 1] = 0.15
+    out = summary.absorb_small_clusters(labels, mean)
+    assert set(out) == {0, 1} and (out[398:] == 1).all()
+
+
+def test_n_clusters_posterior_counts_occupied():
+    occupied = np.array([[True, False], [True, True], [True, True], [True, False]])
+    post = summary.n_clusters_posterior(occupied)
+    assert post.to_dict() == {1: 0.5, 2: 0.5}
+
+
+def test_sample_occupancy_respects_minimum_size():
+    m = np.zeros((1, 100, 3))
+    m[0, :98, 0] = 1.0
+    m[0, 98:, 1] = 1.0
+    occ = summary.sample_occupancy(m, np.random.default_rng(0), min_size=3)
+    assert occ.tolist() == [[True, False, False]]
+    assert summary.sample_occupancy(m, np.random.default_rng(0), 2).tolist() == [
+        [True, True, False]]
+
+
+def test_hdi_exact_on_known_samples():
+    samples = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 100.0])[:, None]
+    low, high = summary.hdi(samples, 0.9)
+    assert (low[0], high[0]) == (0.0, 8.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 8), st.integers(0, 10_000), st.floats(0.0, 0.9))
+def test_acyclic_edges_never_returns_a_cycle(d, seed, threshold):
+    prob = np.random.default_rng(seed).random((d, d))
+    kept, skipped = summary.acyclic_edges(prob, threshold)
+    assert nx.is_directed_acyclic_graph(nx.DiGraph(kept))
+    expected = int((prob >= threshold).sum() - (np.diag(prob) >= threshold).sum())
+    assert len(kept) + len(skipped) == expected
+
+
+def test_acyclic_edges_drops_the_weakest_edge_of_a_cycle():
+    prob = np.zeros((3, 3))
+    prob[0, 1], prob[1, 2], prob[2, 0] = 0.9, 0.8, 0.6
+    kept, skipped = summary.acyclic_edges(prob, 0.5)
+    assert kept == [(0, 1), (1, 2)] and skipped == [(2, 0)]
+
+
+def test_effect_table_values_and_units():
+    weights = np.zeros((4, 1, 2, 2))
+    weights[:, 0, 0, 1] = [1.0, 2.0, 3.0, 4.0]
+    inclusion = np.zeros((4, 1, 2, 2))
+    inclusion[:, 0, 0, 1] = 1.0
+    factor = np.array([[1.0, 2.0], [0.5, 1.0]])
+    table = summary.effect_table(weights, inclusion, [0], ["a", "b"], factor, 0.05, 0.5)
+    row = table.iloc[0]
+    assert (row.parent, row.child, row.inclusion_prob) == ("a", "b", 1.0)
+    assert row["mean"] == pytest.approx(2.5) and row.mean_original == pytest.approx(5.0)
+    assert row.sd == pytest.approx(np.std([1, 2, 3, 4]))
+    assert len(table) == 1
+
+
+def test_shift_table_needs_two_clusters():
+    resp = np.zeros((2, 2, 1))
+    resp[:, 1, 0] = 1.0
+    b = np.zeros((2, 2, 1))
+    b[:, 1, 0] = 2.0
+    sigma = np.ones((2, 2, 1))
+    occupied = np.array([[True, True], [True, False]])
+    table = summary.shift_table(resp, np.zeros_like(resp), b, sigma, occupied, ["x"])
+    row = table.iloc[0]
+    assert row.p_intercept_shift == pytest.approx(0.5)
+    assert row.intercept_spread == pytest.approx(1.0)
+    assert row.noise_ratio == pytest.approx(1.0)
