@@ -80,10 +80,16 @@ class SVIConfig:
     anneal_fraction: float = 0.6
     num_samples: int = 200
     order_init_scale: float = 0.5
+    prune_fraction: float = 0.03
+    prune_at: float = 0.7
     guide: str = "normal"
 
     def __post_init__(self) -> None:
-        _check_positive(self, "svi", exclude=("guide",))
+        _check_positive(self, "svi", exclude=("guide", "prune_fraction"))
+        if not 0 <= self.prune_fraction < 0.5:
+            raise ConfigError("svi.prune_fraction must lie in [0, 0.5)")
+        if not 0 < self.prune_at < 1:
+            raise ConfigError("svi.prune_at must lie in (0, 1)")
         if not 0 < self.anneal_fraction <= 1:
             raise ConfigError("svi.anneal_fraction must lie in (0, 1]")
         if self.guide not in GUIDES:

@@ -137,7 +137,7 @@ def identifiability_report(ctx: dict[str, Any], *, min_mass: float = 0.1,
 
 
 def _cluster_section(ctx: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
-    labels, m = ctx["labels"], ctx["membership"]
+    labels, m = ctx["labels"], np.asarray(ctx["membership"], dtype=float)
     occupied = sorted(int(k) for k in np.unique(labels))
     sizes = {str(k): int((labels == k).sum()) for k in occupied}
     entropy = -(m * np.log(np.clip(m, 1e-300, None))).sum(1)

@@ -37,7 +37,7 @@ def latent_sites(config: ModelConfig, d: int) -> dict[str, tuple[tuple[int, ...]
     return sites
 
 
-def mean_field_guide(y, x, offset, temperature, *, config: ModelConfig, **_):
+def mean_field_guide(y, x, offset, temperature, active=None, *, config: ModelConfig, **_):
     """Independent Normal in the unconstrained space of each latent site."""
     for name, (shape, support) in latent_sites(config, y.shape[1]).items():
         loc = numpyro.param(f"{name}_loc", jnp.zeros(shape))

@@ -130,16 +130,16 @@ class _Programs:
         """Initial SVI states of all restarts (vmapped)."""
         return self._get("init", self._init_states, keys, args)
 
-    def run_chunk(self, states, step0, args):
-        """Advance every restart by ``CHUNK`` steps."""
-        return self._get("chunk", self._run_chunk, states, step0, args)
+    def run_chunk(self, states, step0, active, args):
+        """Advance every restart by ``CHUNK`` steps (``active``: ``(R, K)`` cluster mask)."""
+        return self._get("chunk", self._run_chunk, states, step0, active, args)
 
-    def posterior(self, states, restarts, key, args):
+    def posterior(self, states, active, restarts, key, args):
         """Guide-median summaries per restart, and posterior draws.
 
         Draw ``s`` comes from restart ``restarts[s]``.
         """
-        return self._get("posterior", self._posterior, states, restarts, key, args)
+        return self._get("posterior", self._posterior, states, active, restarts, key, args)
 
     def _get(self, name, fn, *call_args):
         if name not in self._compiled:
@@ -156,28 +156,29 @@ class _Programs:
         def one(key):
             k_init, k_params = jax.random.split(key)
             init = initial_params(k_params, x, self.config.model, self.config.svi.order_init_scale)
-            return self.svi.init(k_init, *args, self.temperature(0.0), init_params=init)
+            active = jnp.ones(self.config.model.max_clusters)
+            return self.svi.init(k_init, *args, self.temperature(0.0), active, init_params=init)
 
         return jax.vmap(one)(keys)
 
-    def _run_chunk(self, states, step0, args):
-        def body(state, t):
-            return self.svi.update(state, *args, self.temperature(step0 + t))
+    def _run_chunk(self, states, step0, active, args):
+        def one(state, mask):
+            def body(state, t):
+                return self.svi.update(state, *args, self.temperature(step0 + t), mask)
 
-        def one(state):
             return lax.scan(body, state, jnp.arange(CHUNK, dtype=jnp.float32))
 
-        return jax.vmap(one)(states)
+        return jax.vmap(one)(states, active)
 
-    def _quantities(self, latents, args):
-        return draw_quantities(latents, *args, types=self.types, config=self.config.model)
+    def _quantities(self, latents, args, active):
+        return draw_quantities(latents, *args, active, types=self.types, config=self.config.model)
 
-    def _posterior(self, states, restarts, key, args):
+    def _posterior(self, states, active, restarts, key, args):
         params = jax.vmap(self.svi.get_params)(states)
 
-        def at_median(p):
+        def at_median(p, mask):
             median = guide_median(p, self.config.model, self.d)
-            q = self._quantities(median, args)
+            q = self._quantities(median, args, mask)
             return {
                 "order": median["phi"],
                 "partition": q["membership"].argmax(-1),
@@ -187,15 +188,34 @@ class _Programs:
         def one_draw(r, k):
             p = jax.tree_util.tree_map(lambda a: a[r], params)
             latents = guide_sample(k, p, self.config.model, self.d)
-            return {**latents, **self._quantities(latents, args)}
+            return {**latents, **self._quantities(latents, args, active[r])}
 
         keys = jax.random.split(key, restarts.shape[0])
-        return jax.vmap(at_median)(params), jax.vmap(one_draw)(restarts, keys)
+        return jax.vmap(at_median)(params, active), jax.vmap(one_draw)(restarts, keys)
 
 
 @functools.lru_cache(maxsize=16)
 def _programs(config: Config, types: tuple[int, ...], n: int) -> _Programs:
     return _Programs(config, types, n)
+
+
+def _prune(prog: _Programs, states, active, args, fraction: float, num_samples: int):
+    """Switch off clusters holding less than ``fraction`` of the rows (per restart).
+
+    A truncated DP fitted by SVI keeps spare clusters that copy the universal model and pick
+    up a few rows in the overlap of real clusters; they cost nothing in the likelihood and so
+    never empty out. Pruning them and refining the remaining clusters is a merge move: rows
+    of a spurious cluster return to the real clusters, which are then refitted with them.
+    """
+    # same shapes as the final call, so the compiled posterior program is reused
+    restarts = jnp.zeros(num_samples, dtype=jnp.int32)
+    summary, _ = prog.posterior(states, active, restarts, jax.random.PRNGKey(0), args)
+    partition = np.asarray(summary["partition"])
+    k = active.shape[1]
+    counts = np.stack([np.bincount(p, minlength=k) for p in partition])
+    keep = counts >= max(1.0, fraction * partition.shape[1])
+    keep[np.arange(len(keep)), counts.argmax(1)] = True
+    return jnp.asarray(keep, dtype=jnp.float32) * active
 
 
 def _restart_weights(elbo: np.ndarray) -> np.ndarray:
@@ -281,11 +301,17 @@ def fit_svi(
     svi_cfg = config.svi
     states = prog.init_states(jax.random.split(k_init, svi_cfg.num_restarts), args)
     n_chunks = -(-svi_cfg.num_steps // CHUNK)
+    prune_chunk = round(svi_cfg.prune_at * n_chunks) if svi_cfg.prune_fraction > 0 else -1
+    active = jnp.ones((svi_cfg.num_restarts, config.model.max_clusters))
     losses = []
     run_start, compile_before = time.perf_counter(), prog.compile_s
     with tqdm(total=n_chunks * CHUNK, desc="SVI", disable=not progress, unit="step") as bar:
         for c in range(n_chunks):
-            states, loss = prog.run_chunk(states, jnp.float32(c * CHUNK), args)
+            if c == prune_chunk:
+                active = _prune(
+                    prog, states, active, args, svi_cfg.prune_fraction, svi_cfg.num_samples
+                )
+            states, loss = prog.run_chunk(states, jnp.float32(c * CHUNK), active, args)
             losses.append(np.asarray(loss))
             bar.update(CHUNK)
             bar.set_postfix(elbo=f"{-float(np.nanmin(loss[:, -1])):.4g}")
@@ -296,7 +322,7 @@ def fit_svi(
     weights = _restart_weights(elbo)
     restarts = _allocate(weights, svi_cfg.num_samples)
     draw_start = time.perf_counter()
-    summary, raw = prog.posterior(states, jnp.asarray(restarts), k_draws, args)
+    summary, raw = prog.posterior(states, active, jnp.asarray(restarts), k_draws, args)
     draws = {name: np.asarray(value) for name, value in raw.items()}
     best = restarts == np.argmax(weights)
     draws = relabel_draws(draws, draws["membership"][best].mean(0))

@@ -30,6 +30,7 @@ __all__ = [
     "component_loglik",
     "draw_quantities",
     "hcl_model",
+    "masked_log_weights",
     "order_mask",
     "hard_order_mask",
     "stick_breaking_log_weights",
@@ -224,11 +225,20 @@ def _cluster_shifts(config: ModelConfig, k: int, d: int):
     return base_b + shift_b, jnp.exp(base_s + shift_s)
 
 
+def masked_log_weights(log_pi: jnp.ndarray, active) -> jnp.ndarray:
+    """Mixture log weights restricted to the ``active`` clusters and renormalised."""
+    if active is None:
+        return log_pi
+    masked = jnp.where(active > 0, log_pi, -1e4)
+    return masked - logsumexp(masked)
+
+
 def hcl_model(
     y,
     x,
     offset,
     temperature,
+    active=None,
     *,
     types: tuple[int, ...],
     config: ModelConfig,
@@ -243,6 +253,8 @@ def hcl_model(
         Prepared data (see :func:`component_loglik`).
     temperature : float
         Temperature of the soft order mask (annealed by SVI).
+    active : array ``(K,)``, optional
+        1 for clusters in use, 0 for clusters pruned by the fit (weight fixed at zero).
     types : tuple of int
         Static type code of every node.
     config : ModelConfig
@@ -255,7 +267,7 @@ def hcl_model(
     """
     n, d = y.shape
     k = config.max_clusters
-    log_pi = _cluster_log_weights(config)
+    log_pi = masked_log_weights(_cluster_log_weights(config), active)
     phi = numpyro.sample("phi", dist.Normal(0.0, 1.0).expand([d]).to_event(1))
     a, b = _edge_prior(config, d)
     rho = numpyro.sample("rho", dist.Beta(a, b).expand([d, d]).to_event(2))
@@ -270,7 +282,9 @@ def hcl_model(
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 
 
-def draw_quantities(latents, y, x, offset, *, types: tuple[int, ...], config: ModelConfig):
+def draw_quantities(
+    latents, y, x, offset, active=None, *, types: tuple[int, ...], config: ModelConfig
+):
     """Quantities of one posterior draw, read with the draw's hard causal order.
 
     Returns
@@ -285,6 +299,7 @@ def draw_quantities(latents, y, x, offset, *, types: tuple[int, ...], config: Mo
     """
     k = config.max_clusters
     log_pi = jnp.zeros(1) if k == 1 else stick_breaking_log_weights(latents["v"])
+    log_pi = masked_log_weights(log_pi, active)
     hard = hard_order_mask(latents["phi"])
     prior_w = SpikeAndSlab(latents["rho"], latents["mu"], config.spike_scale, config.slab_scale)
     weights = latents["W"] * hard

@@ -1,0 +1,183 @@
+"""Synthetic benchmark: bayes_hcl against GES baselines on the same simulated data.
+
+Baselines (need the ``bench`` extra: causal-learn, scikit-learn), run in the same process on
+the same standardised data:
+
+* ``ges_pooled``  — GES (BIC) on all rows, ignoring heterogeneity;
+* ``gmm_ges``     — Gaussian mixture (full covariance, K by BIC in 1..5), then GES per cluster;
+* ``ges_oracle``  — GES per cluster given the *true* labels (a reference ceiling).
+
+Scores: ARI of the partition, pooled directed F1 (an undirected CPDAG edge earns half credit
+if the true graph has it in either direction), mean per-cluster F1 (clusters matched by the
+Hungarian assignment), AUPRC of the pooled scores, and wall time. Run it with
+``bayes-hcl bench --suite full`` or ``python -m bayes_hcl.bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .simulate import SimulatedData, simulate
+
+__all__ = ["SETTINGS", "Setting", "run_bench", "run_setting"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One simulated setting of the suite."""
+
+    name: str
+    d: int
+    n_clusters: int
+    n_per_cluster: int = 500
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def data(self, seed: int) -> SimulatedData:
+        """The simulated data of this setting for one seed."""
+        return simulate(self.n_per_cluster, d=self.d, n_clusters=self.n_clusters, seed=seed,
+                        **self.kwargs)  # fmt: skip
+
+
+MECHANISM_ONLY = {"mean_shift": 0.0, "noise_shift": 0.0, "weight_change": 0.6}
+SETTINGS: dict[str, list[Setting]] = {
+    "quick": [Setting("d5-K2", 5, 2, 300)],
+    "full": [
+        *(Setting(f"d{d}-K{k}", d, k) for d in (5, 10, 20) for k in (1, 2, 3)),
+        Setting("d10-K2-mechanism-only", 10, 2, kwargs=MECHANISM_ONLY),
+        Setting("d10-K2-non-gaussian", 10, 2, kwargs={"noise": "exponential"}),
+        Setting("d10-K2-mixed", 10, 2, kwargs={"binary_fraction": 0.3, "count_fraction": 0.2}),
+    ],
+}
+
+
+def _standardise(frame: pd.DataFrame) -> np.ndarray:
+    x = frame.to_numpy(dtype=float)
+    return (x - x.mean(0)) / x.std(0)
+
+
+def _ges(x: np.ndarray) -> np.ndarray:
+    """CPDAG adjacency from causal-learn's GES: ``A[i, j] = 1`` for i -> j, both for i - j."""
+    from causallearn.search.ScoreBased.GES import ges
+
+    g = ges(x, score_func="local_score_BIC")["G"].graph
+    return ((g == -1) & (g.T == 1)).astype(int) | ((g == -1) & (g.T == -1)).astype(int)
+
+
+def _per_cluster_ges(x: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    return {int(k): _ges(x[labels == k]) for k in np.unique(labels) if (labels == k).sum() > 5}
+
+
+def _gmm_labels(x: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.mixture import GaussianMixture
+
+    fits = [GaussianMixture(k, covariance_type="full", random_state=seed, n_init=3).fit(x)
+            for k in range(1, 6)]  # fmt: skip
+    best = min(fits, key=lambda g: g.bic(x))
+    return best.predict(x)
+
+
+def _scores(sim: SimulatedData, labels, graphs: dict, pooled_scores: np.ndarray) -> dict:
+    truth = {k: sim.adjacency[k] for k in range(sim.adjacency.shape[0])}
+    pooled = np.clip(sum(graphs.values()), 0, 1)
+    per = metrics.per_cluster_edge_scores(truth, graphs, sim.labels, labels)
+    return {
+        "ari": metrics.adjusted_rand_index(sim.labels, labels),
+        "k_found": len(graphs),
+        "f1": metrics.edge_scores(sim.pooled_adjacency, pooled)["f1"],
+        "cluster_f1": float(per.f1.mean()),
+        "auprc": metrics.auprc(sim.pooled_adjacency, pooled_scores),
+    }
+
+
+def _run_bayes_hcl(sim: SimulatedData, seed: int) -> dict:
+    from .api import fit
+
+    result = fit(sim.data, seed=seed, progress=False)
+    labels = result.clusters()
+    graphs = {k: (result.edge_probabilities(k).to_numpy() >= 0.5).astype(int)
+              for k in result.occupied_clusters()}  # fmt: skip
+    out = _scores(sim, labels, graphs, result.edge_probabilities().to_numpy())
+    # the pooled graph of bayes_hcl is the pooled probability >= 0.5, not a union of graphs
+    out["f1"] = metrics.edge_scores(sim.pooled_adjacency,
+                                    result.edge_probabilities().to_numpy() >= 0.5)["f1"]
+    out["p_k_true"] = float(result.n_clusters().get(sim.adjacency.shape[0], 0.0))
+    timings = result.meta["timings"]
+    out.update(compile_s=timings["compile_s"], steps_per_s=timings["steps_per_s"])
+    return out
+
+
+def _run_baseline(name: str, sim: SimulatedData, seed: int) -> dict:
+    x = _standardise(sim.data)
+    if name == "ges_pooled":
+        labels = np.zeros(len(x), dtype=int)
+    elif name == "gmm_ges":
+        labels = _gmm_labels(x, seed)
+    else:
+        labels = sim.labels
+    graphs = _per_cluster_ges(x, labels)
+    pooled = np.clip(sum(graphs.values()), 0, 1)
+    return _scores(sim, labels, graphs, pooled.astype(float))
+
+
+def run_setting(setting: Setting, seed: int, baselines: bool = True) -> list[dict]:
+    """Every method on one simulated data set; one row of scores per method."""
+    sim = setting.data(seed)
+    methods: list[tuple[str, Callable[[], dict]]] = [
+        ("bayes_hcl", lambda: _run_bayes_hcl(sim, seed))]
+    if baselines:
+        methods += [(m, lambda m=m: _run_baseline(m, sim, seed))
+                    for m in ("ges_pooled", "gmm_ges", "ges_oracle")]  # fmt: skip
+    rows = []
+    for method, run in methods:
+        start = time.perf_counter()
+        scores = run()
+        rows.append({"setting": setting.name, "seed": seed, "method": method,
+                     "wall_s": time.perf_counter() - start, **scores})  # fmt: skip
+    return rows
+
+
+def run_bench(suite: str = "quick", out: Path | None = None, repeats: int = 1,
+              baselines: bool = True, log: Callable[[str], None] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Run a suite, write ``results.csv``/``results.json`` into ``out``, return the medians.
+
+    Parameters
+    ----------
+    suite : {"quick", "full"}
+        Which list of :data:`SETTINGS`.
+    out : Path, optional
+        Folder for the raw rows (one per setting, seed and method).
+    repeats : int
+        Seeds per setting; the returned table holds medians over them.
+    baselines : bool
+        Run the GES baselines (needs the ``bench`` extra).
+    log : callable, optional
+        Called with a line per finished method (progress).
+    """
+    if suite not in SETTINGS:
+        raise ValueError(f"unknown suite {suite!r}; choose one of {sorted(SETTINGS)}")
+    rows = []
+    for setting in SETTINGS[suite]:
+        for seed in range(repeats):
+            for row in run_setting(setting, seed, baselines):
+                rows.append(row)
+                if log:
+                    log(f"{row['setting']:<24} seed {seed} {row['method']:<10} ARI "
+                        f"{row['ari']:.3f} F1 {row['f1']:.3f} cluster-F1 {row['cluster_f1']:.3f}"
+                        f" {row['wall_s']:.1f}s")  # fmt: skip
+    raw = pd.DataFrame(rows)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        raw.to_csv(out / "results.csv", index=False)
+        (out / "results.json").write_text(json.dumps(rows, indent=2, default=float))
+    numeric = raw.drop(columns=["seed"]).groupby(["setting", "method"], sort=False)
+    return numeric.median(numeric_only=True).reset_index()
+
