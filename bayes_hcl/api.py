@@ -87,8 +87,15 @@ def fit(
         raise ConfigError(f"method {method!r} is not available; choose one of {METHODS}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    svi_options = {k: v for k, v in (("num_steps", num_steps), ("num_restarts", num_restarts),
-                                     ("num_samples", num_samples)) if v is not None}  # fmt: skip
+    svi_options = {
+        k: v
+        for k, v in (
+            ("num_steps", num_steps),
+            ("num_restarts", num_restarts),
+            ("num_samples", num_samples),
+        )
+        if v is not None
+    }
     config = _resolve_config(model, max_clusters, svi_options, model_options)
     if not isinstance(data, PreparedData):
         if config.model.force_continuous:

@@ -28,7 +28,7 @@ import pandas as pd
 from . import metrics
 from .simulate import SimulatedData, simulate
 
-__all__ = ["SETTINGS", "Setting", "run_bench", "run_setting"]
+__all__ = ["SETTINGS", "Setting", "run_bench", "run_setting", "run_speed"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class Setting:
 
     def data(self, seed: int) -> SimulatedData:
         """The simulated data of this setting for one seed."""
-        return simulate(self.n_per_cluster, d=self.d, n_clusters=self.n_clusters, seed=seed,
-                        **self.kwargs)  # fmt: skip
+        return simulate(
+            self.n_per_cluster, d=self.d, n_clusters=self.n_clusters, seed=seed, **self.kwargs
+        )
 
 
 MECHANISM_ONLY = {"mean_shift": 0.0, "noise_shift": 0.0, "weight_change": 0.6}
@@ -79,8 +80,10 @@ def _per_cluster_ges(x: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]
 def _gmm_labels(x: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.mixture import GaussianMixture
 
-    fits = [GaussianMixture(k, covariance_type="full", random_state=seed, n_init=3).fit(x)
-            for k in range(1, 6)]  # fmt: skip
+    fits = [
+        GaussianMixture(k, covariance_type="full", random_state=seed, n_init=3).fit(x)
+        for k in range(1, 6)
+    ]
     best = min(fits, key=lambda g: g.bic(x))
     return best.predict(x)
 
@@ -103,12 +106,15 @@ def _run_bayes_hcl(sim: SimulatedData, seed: int) -> dict:
 
     result = fit(sim.data, seed=seed, progress=False)
     labels = result.clusters()
-    graphs = {k: (result.edge_probabilities(k).to_numpy() >= 0.5).astype(int)
-              for k in result.occupied_clusters()}  # fmt: skip
+    graphs = {
+        k: (result.edge_probabilities(k).to_numpy() >= 0.5).astype(int)
+        for k in result.occupied_clusters()
+    }
     out = _scores(sim, labels, graphs, result.edge_probabilities().to_numpy())
     # the pooled graph of bayes_hcl is the pooled probability >= 0.5, not a union of graphs
-    out["f1"] = metrics.edge_scores(sim.pooled_adjacency,
-                                    result.edge_probabilities().to_numpy() >= 0.5)["f1"]
+    out["f1"] = metrics.edge_scores(
+        sim.pooled_adjacency, result.edge_probabilities().to_numpy() >= 0.5
+    )["f1"]
     out["p_k_true"] = float(result.n_clusters().get(sim.adjacency.shape[0], 0.0))
     timings = result.meta["timings"]
     out.update(compile_s=timings["compile_s"], steps_per_s=timings["steps_per_s"])
@@ -132,27 +138,72 @@ def run_setting(setting: Setting, seed: int, baselines: bool = True) -> list[dic
     """Every method on one simulated data set; one row of scores per method."""
     sim = setting.data(seed)
     methods: list[tuple[str, Callable[[], dict]]] = [
-        ("bayes_hcl", lambda: _run_bayes_hcl(sim, seed))]
+        ("bayes_hcl", lambda: _run_bayes_hcl(sim, seed))
+    ]
     if baselines:
-        methods += [(m, lambda m=m: _run_baseline(m, sim, seed))
-                    for m in ("ges_pooled", "gmm_ges", "ges_oracle")]  # fmt: skip
+        methods += [
+            (m, lambda m=m: _run_baseline(m, sim, seed))
+            for m in ("ges_pooled", "gmm_ges", "ges_oracle")
+        ]
     rows = []
     for method, run in methods:
         start = time.perf_counter()
         scores = run()
-        rows.append({"setting": setting.name, "seed": seed, "method": method,
-                     "wall_s": time.perf_counter() - start, **scores})  # fmt: skip
+        rows.append(
+            {
+                "setting": setting.name,
+                "seed": seed,
+                "method": method,
+                "wall_s": time.perf_counter() - start,
+                **scores,
+            }
+        )
     return rows
 
 
-def run_bench(suite: str = "quick", out: Path | None = None, repeats: int = 1,
-              baselines: bool = True, log: Callable[[str], None] | None = None) -> pd.DataFrame:  # fmt: skip
+def run_speed(n_per_cluster: int = 1000, d: int = 10, repeats: int = 3) -> pd.DataFrame:
+    """End-to-end ``fit`` time on one shape: the first (cold) fit and warm refits.
+
+    The cold fit compiles every program; warm fits use new seeds on the same shape and must
+    not compile again. Returns one row per fit with total, compile and run times and the
+    steady-state SVI speed (steps of one restart per second, and restart-steps per second).
+    """
+    from .api import fit
+
+    sim = simulate(n_per_cluster, d=d, n_clusters=2, seed=0)
+    rows = []
+    for seed in range(repeats + 1):
+        start = time.perf_counter()
+        result = fit(sim.data, seed=seed, progress=False)
+        t = result.meta["timings"]
+        rows.append(
+            {
+                "fit": "cold" if seed == 0 else "warm",
+                "seed": seed,
+                "wall_s": time.perf_counter() - start,
+                "compile_s": t["compile_s"],
+                "run_s": t["run_s"],
+                "steps_per_s": t["steps_per_s"],
+                "restart_steps_per_s": t["restart_steps_per_s"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_bench(
+    suite: str = "quick",
+    out: Path | None = None,
+    repeats: int = 1,
+    baselines: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Run a suite, write ``results.csv``/``results.json`` into ``out``, return the medians.
 
     Parameters
     ----------
-    suite : {"quick", "full"}
-        Which list of :data:`SETTINGS`.
+    suite : {"quick", "full", "speed"}
+        Which list of :data:`SETTINGS`, or ``"speed"`` for :func:`run_speed` (n = 2000,
+        d = 10; one cold fit then warm refits).
     out : Path, optional
         Folder for the raw rows (one per setting, seed and method).
     repeats : int
@@ -162,6 +213,12 @@ def run_bench(suite: str = "quick", out: Path | None = None, repeats: int = 1,
     log : callable, optional
         Called with a line per finished method (progress).
     """
+    if suite == "speed":
+        table = run_speed(repeats=max(repeats, 3))
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out / "speed.csv", index=False)
+        return table
     if suite not in SETTINGS:
         raise ValueError(f"unknown suite {suite!r}; choose one of {sorted(SETTINGS)}")
     rows = []
@@ -170,9 +227,11 @@ def run_bench(suite: str = "quick", out: Path | None = None, repeats: int = 1,
             for row in run_setting(setting, seed, baselines):
                 rows.append(row)
                 if log:
-                    log(f"{row['setting']:<24} seed {seed} {row['method']:<10} ARI "
+                    log(
+                        f"{row['setting']:<24} seed {seed} {row['method']:<10} ARI "
                         f"{row['ari']:.3f} F1 {row['f1']:.3f} cluster-F1 {row['cluster_f1']:.3f}"
-                        f" {row['wall_s']:.1f}s")  # fmt: skip
+                        f" {row['wall_s']:.1f}s"
+                    )
     raw = pd.DataFrame(rows)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -180,4 +239,3 @@ def run_bench(suite: str = "quick", out: Path | None = None, repeats: int = 1,
         (out / "results.json").write_text(json.dumps(rows, indent=2, default=float))
     numeric = raw.drop(columns=["seed"]).groupby(["setting", "method"], sort=False)
     return numeric.median(numeric_only=True).reset_index()
-

@@ -33,15 +33,18 @@ def _add_fit(sub) -> None:
     p = sub.add_parser("fit", help="fit the model to a CSV and write the posterior summaries")
     p.add_argument("data", help="CSV file, one column per variable, one row per sample")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--model", default="hcl",
-                   help=f"preset name ({', '.join(available_presets())}) or path to a .toml")
+    p.add_argument(
+        "--model",
+        default="hcl",
+        help=f"preset name ({', '.join(available_presets())}) or path to a .toml",
+    )
     p.add_argument("--method", default="svi", help="inference method (svi)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clusters", type=int, default=None, help="DP truncation K_max")
     p.add_argument("--types", default="", help="type overrides, e.g. smoker=binary,visits=count")
     p.add_argument("--num-steps", type=int, default=None, help="SVI steps")
     p.add_argument("--num-restarts", type=int, default=None, help="vmapped SVI restarts")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_simulate(sub) -> None:
@@ -69,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true")
     bench = sub.add_parser("bench", help="run the synthetic benchmark suite")
     bench.add_argument("--out", default="bench_results", help="folder for results.csv/json")
-    bench.add_argument("--suite", default="quick", help="quick or full")
+    bench.add_argument("--suite", default="quick", help="quick, full or speed")
     bench.add_argument("--repeats", type=int, default=1)
     bench.add_argument("--no-baselines", action="store_true")
     return parser
@@ -102,13 +105,16 @@ def _summary_json(result, extra: dict) -> dict:
         "seed": result.seed,
         "versions": result.meta["versions"],
         "created": result.meta["created"],
-        "elbo": {"final": restarts["final_elbo"].values.tolist(),
-                 "restart_weights": restarts["weight"].values.tolist()},  # fmt: skip
+        "elbo": {
+            "final": restarts["final_elbo"].values.tolist(),
+            "restart_weights": restarts["weight"].values.tolist(),
+        },
         "timings": result.meta["timings"],
         "n_clusters": len(result.occupied_clusters()),
         "n_clusters_posterior": {str(k): float(p) for k, p in k_post.items()},
-        "cluster_sizes": {str(k): int((result.clusters() == k).sum())
-                          for k in result.occupied_clusters()},  # fmt: skip
+        "cluster_sizes": {
+            str(k): int((result.clusters() == k).sum()) for k in result.occupied_clusters()
+        },
         "data": {k: result.meta["data"][k] for k in ("n", "d", "columns", "types")},
         "config": result.meta["config"],
         **extra,
@@ -128,9 +134,17 @@ def _cmd_fit(args) -> int:
 
     types = parse_types(args.types) if args.types else None
     start = time.perf_counter()
-    result = fit(args.data, model=args.model, method=args.method, seed=args.seed, types=types,
-                 max_clusters=args.max_clusters, num_steps=args.num_steps,
-                 num_restarts=args.num_restarts, progress=False if args.quiet else None)  # fmt: skip
+    result = fit(
+        args.data,
+        model=args.model,
+        method=args.method,
+        seed=args.seed,
+        types=types,
+        max_clusters=args.max_clusters,
+        num_steps=args.num_steps,
+        num_restarts=args.num_restarts,
+        progress=False if args.quiet else None,
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     extra = {"command": ["bayes-hcl", *sys.argv[1:]], "wall_s": time.perf_counter() - start}
@@ -146,10 +160,18 @@ def _cmd_simulate(args) -> int:
 
     sizes = args.n_per_cluster[0] if len(args.n_per_cluster) == 1 else args.n_per_cluster
     try:
-        sim = simulate(sizes, d=args.d, n_clusters=args.clusters, graph=args.graph,
-                       noise=args.noise, mean_shift=args.mean_shift,
-                       weight_change=args.weight_change, binary_fraction=args.binary_fraction,
-                       count_fraction=args.count_fraction, seed=args.seed)  # fmt: skip
+        sim = simulate(
+            sizes,
+            d=args.d,
+            n_clusters=args.clusters,
+            graph=args.graph,
+            noise=args.noise,
+            mean_shift=args.mean_shift,
+            weight_change=args.weight_change,
+            binary_fraction=args.binary_fraction,
+            count_fraction=args.count_fraction,
+            seed=args.seed,
+        )
     except ValueError as err:
         raise DataError(str(err)) from None
     out = Path(args.out)
@@ -171,8 +193,13 @@ def _cmd_demo(args) -> int:
 def _cmd_bench(args) -> int:
     from .bench import run_bench
 
-    table = run_bench(suite=args.suite, out=Path(args.out), repeats=args.repeats,
-                      baselines=not args.no_baselines, log=print)  # fmt: skip
+    table = run_bench(
+        suite=args.suite,
+        out=Path(args.out),
+        repeats=args.repeats,
+        baselines=not args.no_baselines,
+        log=print,
+    )
     print(table.to_string(index=False))
     return 0
 
@@ -182,8 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     np.set_printoptions(precision=3, suppress=True)
     try:
         args = _parser().parse_args(argv)
-        handler = {"fit": _cmd_fit, "simulate": _cmd_simulate, "demo": _cmd_demo,
-                   "bench": _cmd_bench}[args.command]  # fmt: skip
+        handler = {
+            "fit": _cmd_fit,
+            "simulate": _cmd_simulate,
+            "demo": _cmd_demo,
+            "bench": _cmd_bench,
+        }[args.command]
         return handler(args)
     except (DataError, ConfigError, FileNotFoundError) as err:
         message = " ".join(str(err).split())

@@ -64,7 +64,8 @@ class ModelConfig:
             raise ConfigError("model.spike_scale must be smaller than model.slab_scale")
         if self.count_likelihood not in COUNT_LIKELIHOODS:
             raise ConfigError(
-                f"model.count_likelihood {self.count_likelihood!r} is not one of {COUNT_LIKELIHOODS}"
+                f"model.count_likelihood {self.count_likelihood!r} "
+                f"is not one of {COUNT_LIKELIHOODS}"
             )
 
 

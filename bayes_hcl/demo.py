@@ -15,11 +15,14 @@ __all__ = ["run_demo"]
 def _graph_lines(result, cluster: int, truth: np.ndarray, columns: list[str]) -> list[str]:
     prob = result.edge_probabilities(cluster).to_numpy()
     lines = []
-    for i, j in sorted(zip(*np.nonzero(prob >= 0.5)), key=lambda e: -prob[e]):
+    for i, j in sorted(zip(*np.nonzero(prob >= 0.5), strict=True), key=lambda e: -prob[e]):
         mark = "true" if truth[i, j] else ("reversed" if truth[j, i] else "false")
         lines.append(f"    {columns[i]} -> {columns[j]}  p={prob[i, j]:.2f}  ({mark})")
-    missed = [f"{columns[i]}->{columns[j]}" for i, j in zip(*np.nonzero(truth))
-              if prob[i, j] < 0.5]  # fmt: skip
+    missed = [
+        f"{columns[i]}->{columns[j]}"
+        for i, j in zip(*np.nonzero(truth), strict=True)
+        if prob[i, j] < 0.5
+    ]
     lines.append(f"    missed true edges: {', '.join(missed) if missed else 'none'}")
     return lines
 
@@ -30,8 +33,15 @@ def run_demo(seed: int = 0, progress: bool = True) -> str:
     Two clusters of 400 rows over 6 variables: shared causal order, one cluster-specific
     edge per cluster, some weights that flip, and mean/noise shifts on two variables.
     """
-    sim = simulate(400, d=6, n_clusters=2, specific_fraction=0.2, weight_change=0.3,
-                   shift_fraction=0.34, seed=7)  # fmt: skip
+    sim = simulate(
+        400,
+        d=6,
+        n_clusters=2,
+        specific_fraction=0.2,
+        weight_change=0.3,
+        shift_fraction=0.34,
+        seed=7,
+    )
     result = fit(sim.data, seed=seed, progress=progress)
     cols = list(sim.data.columns)
     labels = result.clusters()

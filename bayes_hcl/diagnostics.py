@@ -9,7 +9,6 @@ for each orientation, samples per cluster, residual non-Gaussianity). The top le
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
@@ -83,12 +82,19 @@ def _edge_entries(ctx: dict[str, Any], min_mass: float, delta_threshold: float) 
             status = IDENTIFIED
         else:
             status = AMBIGUOUS
-        entries.append({
-            "cause": columns[i], "effect": columns[j], "status": status,
-            "reason": reason if status == IDENTIFIED else None,
-            "p_forward": p_f, "p_reverse": p_r, "p_none": max(0.0, 1.0 - p_f - p_r),
-            "delta_evidence": delta, "agreement": float(ctx["restart_calls"][:, i, j].mean()),
-        })  # fmt: skip
+        entries.append(
+            {
+                "cause": columns[i],
+                "effect": columns[j],
+                "status": status,
+                "reason": reason if status == IDENTIFIED else None,
+                "p_forward": p_f,
+                "p_reverse": p_r,
+                "p_none": max(0.0, 1.0 - p_f - p_r),
+                "delta_evidence": delta,
+                "agreement": float(ctx["restart_calls"][:, i, j].mean()),
+            }
+        )
     return entries
 
 
@@ -106,8 +112,9 @@ def _reason(ctx: dict[str, Any], parents: dict[int, set[int]], i: int, j: int) -
     return None
 
 
-def identifiability_report(ctx: dict[str, Any], *, min_mass: float = 0.1,
-                           delta_threshold: float = 2.0) -> dict[str, Any]:  # fmt: skip
+def identifiability_report(
+    ctx: dict[str, Any], *, min_mass: float = 0.1, delta_threshold: float = 2.0
+) -> dict[str, Any]:
     """Build the identifiability report from a context of posterior summaries.
 
     Parameters
@@ -132,8 +139,13 @@ def identifiability_report(ctx: dict[str, Any], *, min_mass: float = 0.1,
     clusters = _cluster_section(ctx, warnings)
     agreement = _agreement_section(ctx, entries, warnings)
     conditions = _condition_section(ctx, clusters["sizes"], warnings)
-    return {"edges": entries, "clusters": clusters, "agreement": agreement,
-            "conditions": conditions, "warnings": warnings}  # fmt: skip
+    return {
+        "edges": entries,
+        "clusters": clusters,
+        "agreement": agreement,
+        "conditions": conditions,
+        "warnings": warnings,
+    }
 
 
 def _cluster_section(ctx: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
@@ -150,9 +162,14 @@ def _cluster_section(ctx: dict[str, Any], warnings: list[str]) -> dict[str, Any]
         if overlap > 0.2:
             warnings.append(f"clusters {a} and {b} overlap ({overlap:.2f}): poorly separated")
     p_multi = float(sum(p for k, p in ctx["n_clusters"].items() if int(k) > 1))
-    return {"n_clusters_posterior": {str(k): float(p) for k, p in ctx["n_clusters"].items()},
-            "p_more_than_one": p_multi, "occupied": occupied, "sizes": sizes,
-            "membership_entropy_mean": float(entropy.mean()), "separability": pairs}  # fmt: skip
+    return {
+        "n_clusters_posterior": {str(k): float(p) for k, p in ctx["n_clusters"].items()},
+        "p_more_than_one": p_multi,
+        "occupied": occupied,
+        "sizes": sizes,
+        "membership_entropy_mean": float(entropy.mean()),
+        "separability": pairs,
+    }
 
 
 def _kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
@@ -190,8 +207,10 @@ def _condition_section(ctx: dict[str, Any], sizes: dict[str, int], warnings: lis
     enough = {k: n >= need for k, n in sizes.items()}
     for k, ok in enough.items():
         if not ok:
-            warnings.append(f"cluster {k} has {sizes[k]} rows for {ctx['n_parameters']} "
-                            f"parameters (want >= {need}): its graph is weakly determined")  # fmt: skip
+            warnings.append(
+                f"cluster {k} has {sizes[k]} rows for {ctx['n_parameters']} "
+                f"parameters (want >= {need}): its graph is weakly determined"
+            )
     skew, kurt = residual_moments(ctx["x"], ctx["labels"], ctx["weights"], ctx["intercepts"])
     cont = [j for j, t in enumerate(ctx["types"]) if t == "continuous"]
     non_gauss = [ctx["columns"][j] for j in cont if abs(skew[j]) > 0.5 or abs(kurt[j]) > 1.0]
@@ -200,9 +219,12 @@ def _condition_section(ctx: dict[str, Any], sizes: dict[str, int], warnings: lis
             f"residuals of {', '.join(non_gauss)} are non-Gaussian; the Gaussian likelihood "
             "cannot use this to orient edges and may split one population into spurious clusters"
         )
-    return {"samples_per_cluster": sizes, "parameters_per_cluster": ctx["n_parameters"],
-            "enough_samples": enough,
-            "residual_skewness": dict(zip(ctx["columns"], map(float, skew), strict=True)),
-            "residual_excess_kurtosis": dict(zip(ctx["columns"], map(float, kurt), strict=True)),
-            "non_gaussian_residuals": non_gauss,
-            "likelihood_models_non_gaussian_noise": False}  # fmt: skip
+    return {
+        "samples_per_cluster": sizes,
+        "parameters_per_cluster": ctx["n_parameters"],
+        "enough_samples": enough,
+        "residual_skewness": dict(zip(ctx["columns"], map(float, skew), strict=True)),
+        "residual_excess_kurtosis": dict(zip(ctx["columns"], map(float, kurt), strict=True)),
+        "non_gaussian_residuals": non_gauss,
+        "likelihood_models_non_gaussian_noise": False,
+    }

@@ -33,7 +33,10 @@ def latent_sites(config: ModelConfig, d: int) -> dict[str, tuple[tuple[int, ...]
         "log_sigma_shift": ((k, d), constraints.real),
     }
     if k > 1:
-        sites = {"alpha": ((), constraints.positive), "v": ((k - 1,), constraints.unit_interval)} | sites
+        sites = {
+            "alpha": ((), constraints.positive),
+            "v": ((k - 1,), constraints.unit_interval),
+        } | sites
     return sites
 
 
@@ -41,7 +44,9 @@ def mean_field_guide(y, x, offset, temperature, active=None, *, config: ModelCon
     """Independent Normal in the unconstrained space of each latent site."""
     for name, (shape, support) in latent_sites(config, y.shape[1]).items():
         loc = numpyro.param(f"{name}_loc", jnp.zeros(shape))
-        scale = numpyro.param(f"{name}_scale", jnp.full(shape, 0.1), constraint=constraints.positive)
+        scale = numpyro.param(
+            f"{name}_scale", jnp.full(shape, 0.1), constraint=constraints.positive
+        )
         base = dist.Normal(loc, scale).to_event(len(shape))
         if support is not constraints.real:
             base = dist.TransformedDistribution(base, biject_to(support))

@@ -454,7 +454,7 @@ def match_clusters(
     """
     table, ut, up = _contingency(labels_true, labels_pred)
     rows, cols = linear_sum_assignment(table, maximize=True)
-    return {_py(up[c]): _py(ut[r]) for r, c in zip(rows, cols)}
+    return {_py(up[c]): _py(ut[r]) for r, c in zip(rows, cols, strict=True)}
 
 
 def _py(label: Any) -> Any:

@@ -23,16 +23,16 @@ from numpyro.distributions import constraints
 from .config import ModelConfig
 
 __all__ = [
-    "CONTINUOUS",
     "BINARY",
+    "CONTINUOUS",
     "COUNT",
     "SpikeAndSlab",
     "component_loglik",
     "draw_quantities",
+    "hard_order_mask",
     "hcl_model",
     "masked_log_weights",
     "order_mask",
-    "hard_order_mask",
     "stick_breaking_log_weights",
     "straight_through_mask",
 ]
@@ -78,9 +78,7 @@ class SpikeAndSlab(dist.Distribution):
 
     def _component_log_probs(self, value):
         spike = dist.Normal(0.0, self.spike_scale).log_prob(value) + jnp.log1p(-self.inclusion)
-        slab = dist.Normal(self.slab_loc, self.slab_scale).log_prob(value) + jnp.log(
-            self.inclusion
-        )
+        slab = dist.Normal(self.slab_loc, self.slab_scale).log_prob(value) + jnp.log(self.inclusion)
         return spike, slab
 
     def log_prob(self, value):

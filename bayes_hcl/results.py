@@ -74,9 +74,11 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]) -> az.I
             "weight": (("restart",), fit.restart_weights),
             "order": (("restart", "node"), fit.restart_summary["order"]),
             "partition": (("restart", "obs"), fit.restart_summary["partition"]),
-            "inclusion": (("restart", "cluster", "parent", "node"),
-                          fit.restart_summary["inclusion"]),
-        },  # fmt: skip
+            "inclusion": (
+                ("restart", "cluster", "parent", "node"),
+                fit.restart_summary["inclusion"],
+            ),
+        },
         coords={k: coords[k] for k in ("restart", "step", "node", "parent", "obs", "cluster")},
     )
     with warnings.catch_warnings():
@@ -120,7 +122,7 @@ class HCLResult:
     def _draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable with chain and draw stacked into one axis."""
         value = self.idata.posterior[name].values
-        return value.reshape((-1,) + value.shape[2:])
+        return value.reshape((-1, *value.shape[2:]))
 
     @cached_property
     def _occupied(self) -> np.ndarray:
@@ -167,8 +169,11 @@ class HCLResult:
 
     # -- edges --------------------------------------------------------------------------------
     def _frame(self, matrix: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(matrix, index=pd.Index(self.columns, name="cause"),
-                            columns=pd.Index(self.columns, name="effect"))  # fmt: skip
+        return pd.DataFrame(
+            matrix,
+            index=pd.Index(self.columns, name="cause"),
+            columns=pd.Index(self.columns, name="effect"),
+        )
 
     def edge_probabilities(self, cluster: int | None = None) -> pd.DataFrame:
         """Edge probabilities (rows = cause, columns = effect).
@@ -184,7 +189,9 @@ class HCLResult:
 
     def _check_cluster(self, cluster: int) -> None:
         if cluster not in range(self._draws("log_weights").shape[-1]):
-            raise ValueError(f"cluster {cluster} does not exist (0..{self.config.model.max_clusters - 1})")
+            raise ValueError(
+                f"cluster {cluster} does not exist (0..{self.config.model.max_clusters - 1})"
+            )
 
     def _unit_factor(self) -> np.ndarray:
         """Multiply a standardised effect ``i -> j`` by this to get original units."""
@@ -200,13 +207,20 @@ class HCLResult:
         parent; per unit of a binary parent; on the sd / log-odds / log-rate scale of the
         child); ``*_original`` convert continuous endpoints to the data's own units.
         """
-        return summary.effect_table(self._draws("weights"), self._draws("inclusion"),
-                                    self.occupied_clusters(), self.columns, self._unit_factor(),
-                                    min_probability, prob)  # fmt: skip
+        return summary.effect_table(
+            self._draws("weights"),
+            self._draws("inclusion"),
+            self.occupied_clusters(),
+            self.columns,
+            self._unit_factor(),
+            min_probability,
+            prob,
+        )
 
     def _universality(self, min_probability: float) -> pd.DataFrame:
-        return summary.universality_table(self._draws("inclusion"), self._occupied,
-                                          self.columns, min_probability)  # fmt: skip
+        return summary.universality_table(
+            self._draws("inclusion"), self._occupied, self.columns, min_probability
+        )
 
     def universal_edges(self, threshold: float = 0.5) -> pd.DataFrame:
         """Edges present in every occupied cluster with probability >= threshold."""
@@ -233,10 +247,17 @@ class HCLResult:
 
         With ``threshold`` only variables with ``p_shift >= threshold`` are returned.
         """
-        table = summary.shift_table(self._draws("intercept_shift"), self._draws("noise_shift"),
-                                    self._draws("b"), self._draws("sigma"), self._occupied,
-                                    self.columns)  # fmt: skip
-        return table if threshold is None else table[table.p_shift >= threshold].reset_index(drop=True)
+        table = summary.shift_table(
+            self._draws("intercept_shift"),
+            self._draws("noise_shift"),
+            self._draws("b"),
+            self._draws("sigma"),
+            self._occupied,
+            self.columns,
+        )
+        return (
+            table if threshold is None else table[table.p_shift >= threshold].reset_index(drop=True)
+        )
 
     def graph(self, cluster: int | None = None, threshold: float = 0.5) -> nx.DiGraph:
         """Graph of edges with probability >= threshold; always acyclic.
@@ -255,13 +276,20 @@ class HCLResult:
         else:
             weight = weights[cluster]
         kept, skipped = summary.acyclic_edges(prob, threshold)
-        g = nx.DiGraph(cluster=cluster, threshold=threshold,
-                       skipped=[(self.columns[i], self.columns[j]) for i, j in skipped])  # fmt: skip
+        g = nx.DiGraph(
+            cluster=cluster,
+            threshold=threshold,
+            skipped=[(self.columns[i], self.columns[j]) for i, j in skipped],
+        )
         for name, kind in zip(self.columns, self.types, strict=True):
             g.add_node(name, type=kind)
         for i, j in kept:
-            g.add_edge(self.columns[i], self.columns[j], probability=float(prob[i, j]),
-                       weight=float(weight[i, j]))  # fmt: skip
+            g.add_edge(
+                self.columns[i],
+                self.columns[j],
+                probability=float(prob[i, j]),
+                weight=float(weight[i, j]),
+            )
         return g
 
     # -- diagnostics and reports --------------------------------------------------------------
@@ -279,23 +307,32 @@ class HCLResult:
         universality = self._universality(0.0)
         specific = np.zeros((len(self.columns),) * 2)
         idx = {c: i for i, c in enumerate(self.columns)}
-        for c, e, p in zip(universality.cause, universality.effect, universality.p_specific,
-                           strict=True):  # fmt: skip
+        for c, e, p in zip(
+            universality.cause, universality.effect, universality.p_specific, strict=True
+        ):
             specific[idx[c], idx[e]] = p
         shifts = self.shift_targets().set_index("variable").loc[self.columns, "p_shift"]
         calls = rs["inclusion"].values.max(axis=1) >= 0.5
         return {
-            "columns": self.columns, "types": self.types, "x": x, "labels": labels,
-            "pooled": self.edge_probabilities().to_numpy(), "specific": specific,
-            "shift_prob": shifts.to_numpy(), "n_occupied": len(occ),
+            "columns": self.columns,
+            "types": self.types,
+            "x": x,
+            "labels": labels,
+            "pooled": self.edge_probabilities().to_numpy(),
+            "specific": specific,
+            "shift_prob": shifts.to_numpy(),
+            "n_occupied": len(occ),
             "n_clusters": self.n_clusters().to_dict(),
             "membership": self._draws("membership").mean(0),
-            "restart_calls": calls, "restart_orders": rs["order"].values,
-            "restart_partitions": rs["partition"].values, "restart_weights": rs["weight"].values,
-            "weights": self._draws("weights").mean(0), "intercepts": self._draws("b").mean(0),
-            "n_parameters": 2 * len(self.columns) + int((self.edge_probabilities().to_numpy()
-                                                         >= 0.5).sum()),
-        }  # fmt: skip
+            "restart_calls": calls,
+            "restart_orders": rs["order"].values,
+            "restart_partitions": rs["partition"].values,
+            "restart_weights": rs["weight"].values,
+            "weights": self._draws("weights").mean(0),
+            "intercepts": self._draws("b").mean(0),
+            "n_parameters": 2 * len(self.columns)
+            + int((self.edge_probabilities().to_numpy() >= 0.5).sum()),
+        }
 
     def summary(self, min_probability: float = 0.05) -> pd.DataFrame:
         """One row per candidate edge: pooled and per-cluster probabilities, universality,
@@ -304,11 +341,14 @@ class HCLResult:
         inclusion = self._draws("inclusion").mean(0)
         idx = {c: i for i, c in enumerate(self.columns)}
         for k in self.occupied_clusters():
-            table[f"p_cluster_{k}"] = [inclusion[k, idx[c], idx[e]]
-                                       for c, e in zip(table.cause, table.effect, strict=True)]
+            table[f"p_cluster_{k}"] = [
+                inclusion[k, idx[c], idx[e]] for c, e in zip(table.cause, table.effect, strict=True)
+            ]
         status = {(e["cause"], e["effect"]): e["status"] for e in self.identifiability()["edges"]}
-        table["status"] = [status.get((c, e), status.get((e, c), "not supported"))
-                           for c, e in zip(table.cause, table.effect, strict=True)]  # fmt: skip
+        table["status"] = [
+            status.get((c, e), status.get((e, c), "not supported"))
+            for c, e in zip(table.cause, table.effect, strict=True)
+        ]
         return table.rename(columns={"p_any": "p_pooled"})
 
     def to_arviz(self) -> az.InferenceData:
@@ -323,9 +363,11 @@ class HCLResult:
 
     def __repr__(self) -> str:
         k = self.n_clusters()
-        return (f"HCLResult(method={self.method!r}, n={self.idata.observed_data.sizes['obs']}, "
-                f"d={len(self.columns)}, clusters={len(self.occupied_clusters())} "
-                f"(P(K)={k.max():.2f} at K={int(k.idxmax())}), seed={self.seed})")  # fmt: skip
+        return (
+            f"HCLResult(method={self.method!r}, n={self.idata.observed_data.sizes['obs']}, "
+            f"d={len(self.columns)}, clusters={len(self.occupied_clusters())} "
+            f"(P(K)={k.max():.2f} at K={int(k.idxmax())}), seed={self.seed})"
+        )
 
 
 def _maybe_json(value: Any) -> Any:

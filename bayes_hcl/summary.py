@@ -138,9 +138,7 @@ def expected_vi_loss(labels: np.ndarray, cocluster: np.ndarray) -> float:
     return float(np.mean(np.log2(size) + np.log2(mass) - 2.0 * np.log2(within)))
 
 
-def point_partition(
-    membership: np.ndarray, cocluster: np.ndarray, loss: str = "vi"
-) -> np.ndarray:
+def point_partition(membership: np.ndarray, cocluster: np.ndarray, loss: str = "vi") -> np.ndarray:
     """Partition minimising the expected loss among candidate partitions.
 
     Candidates are the hard assignment of the posterior mean membership and of every draw's
@@ -168,8 +166,11 @@ def _greedy_merge(labels: np.ndarray, cocluster: np.ndarray, loss_fn) -> np.ndar
     current = loss_fn(labels, cocluster)
     while len(np.unique(labels)) > 1:
         ids = np.unique(labels)
-        trials = [(loss_fn(np.where(labels == b, a, labels), cocluster), a, b)
-                  for i, a in enumerate(ids) for b in ids[i + 1 :]]  # fmt: skip
+        trials = [
+            (loss_fn(np.where(labels == b, a, labels), cocluster), a, b)
+            for i, a in enumerate(ids)
+            for b in ids[i + 1 :]
+        ]
         value, a, b = min(trials)
         if value >= current:
             break
@@ -224,13 +225,37 @@ def effect_table(
         for i, j in zip(*np.nonzero(p >= min_probability), strict=True):
             f = unit_factor[i, j]
             rows.append(
-                (k, columns[i], columns[j], mean[i, j], sd[i, j], low[i, j], high[i, j],
-                 p[i, j], mean[i, j] * f, low[i, j] * f, high[i, j] * f)
-            )  # fmt: skip
-    cols = ["cluster", "parent", "child", "mean", "sd", "hdi_low", "hdi_high", "inclusion_prob",
-            "mean_original", "hdi_low_original", "hdi_high_original"]  # fmt: skip
+                (
+                    k,
+                    columns[i],
+                    columns[j],
+                    mean[i, j],
+                    sd[i, j],
+                    low[i, j],
+                    high[i, j],
+                    p[i, j],
+                    mean[i, j] * f,
+                    low[i, j] * f,
+                    high[i, j] * f,
+                )
+            )
+    cols = [
+        "cluster",
+        "parent",
+        "child",
+        "mean",
+        "sd",
+        "hdi_low",
+        "hdi_high",
+        "inclusion_prob",
+        "mean_original",
+        "hdi_low_original",
+        "hdi_high_original",
+    ]
     frame = pd.DataFrame(rows, columns=cols)
-    return frame.sort_values(["cluster", "inclusion_prob"], ascending=[True, False], ignore_index=True)
+    return frame.sort_values(
+        ["cluster", "inclusion_prob"], ascending=[True, False], ignore_index=True
+    )
 
 
 def shift_table(

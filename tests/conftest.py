@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("CI", "true")  # no progress bars in test output
 
-import bayes_hcl as bh  # noqa: E402
+import bayes_hcl as bh
 
 SMALL_FIT = {"num_steps": 1500, "num_restarts": 4, "num_samples": 100, "max_clusters": 4}
 

@@ -13,22 +13,46 @@ import pytest
 import bayes_hcl as bh
 from bayes_hcl.cli import main
 
-EXPECTED_FILES = {"edge_probabilities.csv", "memberships.csv", "effects.csv",
-                  "identifiability.json", "summary.json", "posterior.nc", "clusters"}
+EXPECTED_FILES = {
+    "edge_probabilities.csv",
+    "memberships.csv",
+    "effects.csv",
+    "identifiability.json",
+    "summary.json",
+    "posterior.nc",
+    "clusters",
+}
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "CI": "true"}
-    return subprocess.run([sys.executable, "-m", "bayes_hcl.cli", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "bayes_hcl.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
 def fitted_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
     csv = folder / "data.csv"
-    proc = run_cli("simulate", "--out", str(csv), "--d", "4", "--n-per-cluster", "250",
-                   "--mean-shift", "3", "--seed", "3")
+    proc = run_cli(
+        "simulate",
+        "--out",
+        str(csv),
+        "--d",
+        "4",
+        "--n-per-cluster",
+        "250",
+        "--mean-shift",
+        "3",
+        "--seed",
+        "3",
+    )
     assert proc.returncode == 0, proc.stderr
     out = folder / "out"
     proc = run_cli("fit", str(csv), "--out", str(out), "--max-clusters", "4", "--seed", "1")
@@ -62,8 +86,7 @@ def test_fit_writes_exactly_the_contract(fitted_dir):
     ident = json.loads((out / "identifiability.json").read_text())
     assert set(ident) == {"edges", "clusters", "agreement", "conditions", "warnings"}
     result = bh.load_result(out / "posterior.nc")
-    np.testing.assert_allclose(result.edge_probabilities().to_numpy(), pooled.to_numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(result.edge_probabilities().to_numpy(), pooled.to_numpy(), rtol=1e-6)
     truth = json.loads((fitted_dir / "data.truth.json").read_text())
     assert bh.metrics.adjusted_rand_index(truth["labels"], members["cluster"]) >= 0.9
 

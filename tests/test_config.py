@@ -14,10 +14,14 @@ def test_shipped_presets_load_by_name():
 
 def test_preset_loads_by_path_and_applies_overrides(tmp_path: Path):
     path = tmp_path / "mine.toml"
-    path.write_text('[model]\nmax_clusters = 3\n[svi]\nnum_steps = 100\n')
+    path.write_text("[model]\nmax_clusters = 3\n[svi]\nnum_steps = 100\n")
     cfg = load_config(str(path), svi_overrides={"num_restarts": 2})
     assert (cfg.name, cfg.model.max_clusters, cfg.svi.num_steps, cfg.svi.num_restarts) == (
-        "mine", 3, 100, 2)
+        "mine",
+        3,
+        100,
+        2,
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,7 +45,7 @@ def test_bad_preset_is_one_line_error_naming_key(tmp_path: Path, text, match):
 
 
 def test_unknown_preset_name_lists_available():
-    with pytest.raises(ConfigError, match="unknown model preset 'nope'.*hcl"):
+    with pytest.raises(ConfigError, match=r"unknown model preset 'nope'.*hcl"):
         load_config("nope")
 
 

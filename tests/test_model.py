@@ -25,8 +25,14 @@ def test_spike_and_slab_density_and_responsibility_are_exact():
     np.testing.assert_allclose(d.log_prob(jnp.asarray(w)), np.log(spike + slab), rtol=1e-5)
     np.testing.assert_allclose(d.responsibility(jnp.asarray(w)), slab / (spike + slab), rtol=1e-5)
     draws = d.sample(jax.random.PRNGKey(0), (20000,))
-    assert abs(float((jnp.abs(draws) > 0.25).mean()) - 0.3 * stats.norm(0.8, 0.4).sf(0.25)
-               - 0.3 * stats.norm(0.8, 0.4).cdf(-0.25)) < 0.02
+    assert (
+        abs(
+            float((jnp.abs(draws) > 0.25).mean())
+            - 0.3 * stats.norm(0.8, 0.4).sf(0.25)
+            - 0.3 * stats.norm(0.8, 0.4).cdf(-0.25)
+        )
+        < 0.02
+    )
 
 
 def test_stick_breaking_weights_sum_to_one():
@@ -44,13 +50,22 @@ def test_component_loglik_matches_scipy_per_type():
     b = rng.normal(size=(2, 3))
     sigma = np.array([[0.7, 1.0, 1.0], [1.3, 1.0, 1.0]])
     offset = np.array([0.0, 0.1, np.log(3.0)])
-    got = component_loglik(jnp.asarray(y), jnp.asarray(x), (0, 1, 2), jnp.asarray(offset),
-                           jnp.asarray(w), jnp.asarray(b), jnp.asarray(sigma))
+    got = component_loglik(
+        jnp.asarray(y),
+        jnp.asarray(x),
+        (0, 1, 2),
+        jnp.asarray(offset),
+        jnp.asarray(w),
+        jnp.asarray(b),
+        jnp.asarray(sigma),
+    )
     for k in range(2):
         eta = offset + b[k] + x @ w[k]
-        want = (stats.norm(eta[:, 0], sigma[k, 0]).logpdf(y[:, 0])
-                + stats.bernoulli(1 / (1 + np.exp(-eta[:, 1]))).logpmf(y[:, 1])
-                + stats.poisson(np.exp(eta[:, 2])).logpmf(y[:, 2]))
+        want = (
+            stats.norm(eta[:, 0], sigma[k, 0]).logpdf(y[:, 0])
+            + stats.bernoulli(1 / (1 + np.exp(-eta[:, 1]))).logpmf(y[:, 1])
+            + stats.poisson(np.exp(eta[:, 2])).logpmf(y[:, 2])
+        )
         np.testing.assert_allclose(got[:, k], want, rtol=1e-4)
 
 
@@ -60,8 +75,9 @@ def test_cyclic_jacobian_penalises_two_cycles_and_vanishes_on_dags():
     cyc = jnp.array([[[0.0, 0.8], [0.8, 0.0]]])
     args = (x, x, (0, 0), jnp.zeros(2))
     base = component_loglik(*args, jnp.zeros((1, 2, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2)))
-    np.testing.assert_allclose(component_loglik(*args, dag, jnp.zeros((1, 2)), jnp.ones((1, 2))),
-                               base, atol=1e-6)
+    np.testing.assert_allclose(
+        component_loglik(*args, dag, jnp.zeros((1, 2)), jnp.ones((1, 2))), base, atol=1e-6
+    )
     with_cycle = component_loglik(*args, cyc, jnp.zeros((1, 2)), jnp.ones((1, 2)))
     np.testing.assert_allclose(with_cycle - base, np.log(1 - 0.64), rtol=1e-5)
 
@@ -79,11 +95,13 @@ def test_model_trace_has_expected_sites_and_shapes():
     cfg = ModelConfig(max_clusters=3)
     y = jnp.zeros((7, 4))
     tr = handlers.trace(handlers.seed(hcl_model, 0)).get_trace(
-        y, y, jnp.zeros(4), 0.5, types=(0, 0, 1, 2), config=cfg)
+        y, y, jnp.zeros(4), 0.5, types=(0, 0, 1, 2), config=cfg
+    )
     shapes = {k: v["value"].shape for k, v in tr.items() if v["type"] == "sample"}
     assert shapes["W"] == (3, 4, 4) and shapes["v"] == (2,) and shapes["phi"] == (4,)
     assert shapes["b_shift"] == (3, 4)
     assert tr["loglik"]["fn"].log_prob(tr["loglik"]["value"]).shape == (7,)
     one = handlers.trace(handlers.seed(hcl_model, 0)).get_trace(
-        y, y, jnp.zeros(4), 0.5, types=(0, 0, 1, 2), config=ModelConfig(max_clusters=1))
+        y, y, jnp.zeros(4), 0.5, types=(0, 0, 1, 2), config=ModelConfig(max_clusters=1)
+    )
     assert "v" not in one and "alpha" not in one

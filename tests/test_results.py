@@ -15,8 +15,12 @@ def test_small_fit_recovers_clusters_and_skeleton(small_fit, small_sim):
     assert metrics.adjusted_rand_index(small_sim.labels, small_fit.clusters()) >= 0.95
     pooled = small_fit.edge_probabilities().to_numpy()
     assert metrics.skeleton_f1(small_sim.pooled_adjacency, pooled >= 0.5) >= 0.75
-    assert metrics.auprc(small_sim.pooled_adjacency + small_sim.pooled_adjacency.T,
-                         np.maximum(pooled, pooled.T)) >= 0.7
+    assert (
+        metrics.auprc(
+            small_sim.pooled_adjacency + small_sim.pooled_adjacency.T, np.maximum(pooled, pooled.T)
+        )
+        >= 0.7
+    )
     assert small_fit.n_clusters().idxmax() >= 2
 
 
@@ -58,8 +62,16 @@ def test_every_draw_graph_is_acyclic(small_fit):
 
 def test_effects_universal_specific_and_shifts(small_fit):
     effects = small_fit.effects()
-    assert {"cluster", "parent", "child", "mean", "sd", "hdi_low", "hdi_high",
-            "inclusion_prob"} <= set(effects.columns)
+    assert {
+        "cluster",
+        "parent",
+        "child",
+        "mean",
+        "sd",
+        "hdi_low",
+        "hdi_high",
+        "inclusion_prob",
+    } <= set(effects.columns)
     assert (effects.hdi_low <= effects["mean"] + 1e-9).all()
     assert (effects["mean"] <= effects.hdi_high + 1e-9).all()
     universal = small_fit.universal_edges(0.5)
@@ -75,11 +87,19 @@ def test_identifiability_report_has_fixed_top_level(small_fit):
     report = small_fit.identifiability()
     assert set(report) == {"edges", "clusters", "agreement", "conditions", "warnings"}
     for entry in report["edges"]:
-        assert set(entry) >= {"cause", "effect", "status", "reason", "p_forward", "p_reverse",
-                              "p_none", "delta_evidence", "agreement"}
+        assert set(entry) >= {
+            "cause",
+            "effect",
+            "status",
+            "reason",
+            "p_forward",
+            "p_reverse",
+            "p_none",
+            "delta_evidence",
+            "agreement",
+        }
         assert entry["status"] in {"identified", "orientation ambiguous", "not supported"}
-        assert entry["reason"] in {None, "mechanism change", "v-structure",
-                                   "non-Gaussian noise"}
+        assert entry["reason"] in {None, "mechanism change", "v-structure", "non-Gaussian noise"}
         assert entry["p_forward"] >= entry["p_reverse"]
     json.dumps(report)  # serialisable as identifiability.json
     table = small_fit.summary()
@@ -103,8 +123,9 @@ def test_save_load_round_trip(small_fit, tmp_path):
     assert loaded.seed == small_fit.seed and loaded.config == small_fit.config
     np.testing.assert_array_equal(loaded.edge_probabilities(), small_fit.edge_probabilities())
     np.testing.assert_array_equal(loaded.clusters(), small_fit.clusters())
-    np.testing.assert_array_equal(loaded.idata["restarts"]["elbo_history"],
-                                  small_fit.idata["restarts"]["elbo_history"])
+    np.testing.assert_array_equal(
+        loaded.idata["restarts"]["elbo_history"], small_fit.idata["restarts"]["elbo_history"]
+    )
     with pytest.raises(FileNotFoundError, match="no result file"):
         bh.load_result(tmp_path / "missing.nc")
 
@@ -113,8 +134,9 @@ def test_same_seed_same_result_and_no_recompilation(small_fit, small_sim):
     from tests.conftest import SMALL_FIT
 
     again = bh.fit(small_sim.data, seed=0, progress=False, **SMALL_FIT)
-    np.testing.assert_allclose(again.edge_probabilities(), small_fit.edge_probabilities(),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        again.edge_probabilities(), small_fit.edge_probabilities(), atol=1e-5
+    )
     assert again.meta["timings"]["compile_s"] == 0.0
     other = bh.fit(small_sim.data, seed=1, progress=False, **SMALL_FIT)
     assert other.meta["timings"]["compile_s"] == 0.0

@@ -26,8 +26,9 @@ def test_truth_is_consistent_with_data():
 
 
 def test_mechanism_only_setting_has_no_shifts_but_different_weights():
-    sim = simulate(300, d=8, n_clusters=2, mean_shift=0.0, noise_shift=0.0, weight_change=1.0,
-                   seed=3)
+    sim = simulate(
+        300, d=8, n_clusters=2, mean_shift=0.0, noise_shift=0.0, weight_change=1.0, seed=3
+    )
     assert np.allclose(sim.intercepts, 0.0)
     assert np.allclose(sim.noise_scales[0], sim.noise_scales[1])
     common = sim.universal_adjacency > 0
@@ -48,9 +49,13 @@ def test_mixed_types_and_no_silent_standardisation():
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(2, 12), st.integers(1, 3), st.sampled_from(["er", "scale_free"]),
-       st.sampled_from(["gaussian", "laplace", "uniform", "exponential", "student_t"]),
-       st.integers(0, 1000))
+@given(
+    st.integers(2, 12),
+    st.integers(1, 3),
+    st.sampled_from(["er", "scale_free"]),
+    st.sampled_from(["gaussian", "laplace", "uniform", "exponential", "student_t"]),
+    st.integers(0, 1000),
+)
 def test_any_setting_gives_finite_data_and_dags(d, k, graph, noise, seed):
     sim = simulate(30, d=d, n_clusters=k, graph=graph, noise=noise, seed=seed)
     assert np.isfinite(sim.data.to_numpy()).all()

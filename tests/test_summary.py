@@ -74,7 +74,8 @@ def test_sample_occupancy_respects_minimum_size():
     occ = summary.sample_occupancy(m, np.random.default_rng(0), min_size=3)
     assert occ.tolist() == [[True, False, False]]
     assert summary.sample_occupancy(m, np.random.default_rng(0), 2).tolist() == [
-        [True, True, False]]
+        [True, True, False]
+    ]
 
 
 def test_hdi_exact_on_known_samples():

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from bayes_hcl.inference import _allocate, _restart_weights, default_progress, relabel_draws
+
+
+def test_relabel_draws_undoes_a_permutation_and_sorts_by_weight():
+    rng = np.random.default_rng(0)
+    reference = np.eye(3)[rng.integers(0, 3, 50)]
+    perm = np.array([2, 0, 1])
+    draws = {
+        "membership": np.stack([reference, reference[:, perm]]),
+        "log_weights": np.log(np.stack([[0.2, 0.5, 0.3], [0.2, 0.5, 0.3][::1]])),
+        "b": np.stack([np.arange(3.0), np.arange(3.0)[perm]])[:, :, None],
+        "phi": np.zeros((2, 4)),
+    }
+    draws["log_weights"][1] = draws["log_weights"][0][perm]
+    out = relabel_draws(draws, reference)
+    np.testing.assert_array_equal(out["membership"][0], out["membership"][1])
+    np.testing.assert_array_equal(out["b"][0], out["b"][1])
+    # sorted by decreasing weight: the cluster of weight 0.5 comes first
+    np.testing.assert_allclose(np.exp(out["log_weights"][0]), [0.5, 0.3, 0.2])
+    np.testing.assert_array_equal(out["phi"], draws["phi"])
+
+
+def test_allocation_and_restart_weights():
+    w = _restart_weights(np.array([-10.0, -10.0, -12.0, -np.inf]))
+    np.testing.assert_allclose(w.sum(), 1.0)
+    assert w[0] == w[1] > w[2] > w[3] == 0.0
+    restarts = _allocate(w, 100)
+    assert len(restarts) == 100
+    assert np.bincount(restarts, minlength=4).tolist() == [47, 47, 6, 0]
+    with pytest.raises(FloatingPointError, match="non-finite ELBO"):
+        _restart_weights(np.array([np.nan, -np.inf]))
+
+
+def test_progress_off_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    assert default_progress() is False
+    monkeypatch.setenv("CI", "")
+    assert default_progress() is True

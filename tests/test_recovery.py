@@ -1,0 +1,67 @@
+"""Posterior recovery on simulated data, with stated tolerances.
+
+The default run has the fast cases (they share the compiled programs of the small fit);
+the larger ones are marked ``slow`` (``pytest -m slow``).
+"""
+
+import numpy as np
+import pytest
+
+import bayes_hcl as bh
+from bayes_hcl import metrics
+from tests.conftest import SMALL_FIT
+
+
+def test_one_population_gives_one_cluster():
+    # K = 1 data of the same shape as the small fit: no recompilation
+    sim = bh.simulate(600, d=4, n_clusters=1, seed=11)
+    result = bh.fit(sim.data, seed=0, progress=False, **SMALL_FIT)
+    assert result.n_clusters().get(1, 0.0) >= 0.8
+    assert len(result.occupied_clusters()) == 1
+
+
+def test_recovery_on_standardised_input_does_not_rest_on_scale(small_sim, small_fit):
+    # the same data rescaled column by column: the fit standardises, so nothing changes
+    scaled = small_sim.data * np.array([100.0, 0.01, 7.0, 1.0])
+    result = bh.fit(scaled, seed=0, progress=False, **SMALL_FIT)
+    np.testing.assert_allclose(
+        result.edge_probabilities(), small_fit.edge_probabilities(), atol=0.02
+    )
+
+
+def _recovery(sim, **kwargs):
+    result = bh.fit(sim.data, seed=0, progress=False, **kwargs)
+    pooled = result.edge_probabilities().to_numpy()
+    return {
+        "ari": metrics.adjusted_rand_index(sim.labels, result.clusters()),
+        "skeleton_f1": metrics.skeleton_f1(sim.pooled_adjacency, pooled >= 0.5),
+        "auprc": metrics.auprc(sim.pooled_adjacency, pooled),
+        "p_k": result.n_clusters(),
+    }
+
+
+@pytest.mark.slow
+def test_two_clusters_with_mean_shifts_d10():
+    r = _recovery(bh.simulate(500, d=10, n_clusters=2, seed=1))
+    assert r["ari"] >= 0.9
+    assert r["skeleton_f1"] >= 0.6
+    assert r["auprc"] >= 0.4
+
+
+@pytest.mark.slow
+def test_one_cluster_d10():
+    r = _recovery(bh.simulate(1000, d=10, n_clusters=1, seed=1))
+    assert r["p_k"].get(1, 0.0) >= 0.8
+    assert r["skeleton_f1"] >= 0.6
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason="known gap (issue #2 note): Poisson misfit of counts whose parents are missed is "
+    "absorbed by spurious clusters; benchmark ARI 0.01 on d10-K2-mixed",
+    strict=False,
+)
+def test_mixed_types_d10():
+    sim = bh.simulate(500, d=10, n_clusters=2, binary_fraction=0.3, count_fraction=0.2, seed=2)
+    r = _recovery(sim)
+    assert r["ari"] >= 0.85
