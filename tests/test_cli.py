@@ -75,7 +75,7 @@ def test_fit_writes_exactly_the_contract(fitted_dir):
     members = pd.read_csv(out / "memberships.csv", index_col=0)
     clusters = sorted(p.name for p in (out / "clusters").iterdir())
     assert list(members.columns) == [*clusters, "cluster"]
-    np.testing.assert_allclose(members[clusters].sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(members[clusters].sum(axis=1), 1.0, rtol=1e-5)
     for k in clusters:
         per = pd.read_csv(out / "clusters" / k / "edge_probabilities.csv", index_col=0)
         assert per.shape == (4, 4)

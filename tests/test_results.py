@@ -39,7 +39,7 @@ def test_edge_probability_frames(small_fit):
 
 def test_memberships_and_partition(small_fit):
     members = small_fit.memberships()
-    np.testing.assert_allclose(members.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(members.sum(axis=1), 1.0, rtol=1e-5)
     assert list(members.columns) == small_fit.occupied_clusters()
     cc = small_fit.coclustering()
     assert cc.shape == (len(members),) * 2
