@@ -22,7 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from numpyro.handlers import replay, seed
 from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.util import log_density
 from numpyro.optim import ClippedAdam
 from scipy.optimize import linear_sum_assignment
 
@@ -31,7 +33,14 @@ from .data import PreparedData
 from .guide import guide_median, guide_sample, initial_params, mean_field_guide
 from .model import draw_quantities, hcl_model
 
-__all__ = ["CHUNK", "SVIFit", "default_progress", "fit_svi", "relabel_draws"]
+__all__ = [
+    "CHUNK",
+    "SVIFit",
+    "default_progress",
+    "enable_compilation_cache",
+    "fit_svi",
+    "relabel_draws",
+]
 
 CHUNK = 50
 CLUSTER_SITES = (
@@ -47,6 +56,25 @@ CLUSTER_SITES = (
     "weights",
     "log_weights",
 )
+
+
+def enable_compilation_cache() -> str | None:
+    """Turn on JAX's persistent compilation cache (once per process); returns its folder.
+
+    Compiling the programs dominates a small fit (about 20 s on 2 CPU cores for n = 2000,
+    d = 10), and a new process would otherwise compile them again. The folder is
+    ``$BAYES_HCL_CACHE_DIR`` or ``~/.cache/bayes_hcl/jax``; ``BAYES_HCL_CACHE_DIR=off``
+    disables the cache.
+    """
+    folder = os.environ.get("BAYES_HCL_CACHE_DIR", "")
+    if folder.lower() in {"off", "0", "false", "none"}:
+        return None
+    folder = folder or os.path.join(os.path.expanduser("~"), ".cache", "bayes_hcl", "jax")
+    if jax.config.jax_compilation_cache_dir != folder:
+        os.makedirs(folder, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return folder
 
 
 def default_progress() -> bool:
@@ -87,6 +115,24 @@ class SVIFit:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class _OrderedTraceELBO(Trace_ELBO):
+    """Trace_ELBO summed over sites in trace order.
+
+    NumPyro's Trace_ELBO sums site terms in the iteration order of a Python ``set`` of site
+    names, which changes with the interpreter's hash seed; the compiled program then differs
+    between processes and JAX's persistent compilation cache never hits. Summing in trace
+    order gives the same value and the same program every time.
+    """
+
+    def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
+        """Negative single-particle ELBO (the guide has no mutable state)."""
+        guide_key, model_key = jax.random.split(rng_key)
+        q, guide_trace = log_density(seed(guide, guide_key), args, kwargs, param_map)
+        replayed = replay(seed(model, model_key), guide_trace)
+        p, _ = log_density(replayed, args, kwargs, param_map)
+        return {"loss": q - p, "mutable_state": None}
+
+
 def _data_args(data: PreparedData) -> tuple[jnp.ndarray, ...]:
     return (
         jnp.asarray(data.y, dtype=jnp.float32),
@@ -122,7 +168,9 @@ class _Programs:
         self.model = functools.partial(hcl_model, types=types, config=config.model)
         guide = functools.partial(mean_field_guide, config=config.model)
         lr, self.temperature = _schedules(config.svi, config.model)
-        self.svi = SVI(self.model, guide, ClippedAdam(step_size=lr, clip_norm=10.0), Trace_ELBO())
+        self.svi = SVI(
+            self.model, guide, ClippedAdam(step_size=lr, clip_norm=10.0), _OrderedTraceELBO()
+        )
         self._compiled: dict[str, Any] = {}
         self.compile_s = 0.0
 
@@ -293,6 +341,7 @@ def fit_svi(
 
     progress = default_progress() if progress is None else progress
     start = time.perf_counter()
+    enable_compilation_cache()
     args = _data_args(data)
     prog = _programs(config, tuple(int(t) for t in data.type_codes()), data.n)
     compile_start = prog.compile_s

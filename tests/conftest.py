@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("CI", "true")  # no progress bars in test output
+# a private persistent compilation cache: the CLI subprocesses reuse what the session compiled
+os.environ.setdefault("BAYES_HCL_CACHE_DIR", tempfile.mkdtemp(prefix="bayes_hcl_jax_"))
 
 import bayes_hcl as bh
 
