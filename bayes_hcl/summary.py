@@ -14,7 +14,22 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+EFFECT_COLUMNS = (
+    "cluster",
+    "parent",
+    "child",
+    "mean",
+    "sd",
+    "hdi_low",
+    "hdi_high",
+    "inclusion_prob",
+    "mean_original",
+    "hdi_low_original",
+    "hdi_high_original",
+)
+
 __all__ = [
+    "EFFECT_COLUMNS",
     "absorb_small_clusters",
     "acyclic_edges",
     "coclustering",
@@ -32,15 +47,16 @@ __all__ = [
 ]
 
 
-def min_cluster_size(n: int) -> int:
-    """Rows a cluster needs in a draw to count as occupied: ``max(3, ceil(n / 100))``.
+def min_cluster_size(n: int, fraction: float = 0.03) -> int:
+    """Rows a cluster needs in a draw to count as occupied: ``max(3, ceil(fraction * n))``.
 
-    A truncated DP keeps spare clusters whose parameters sit near the prior; such a cluster
-    can capture an outlying row or two. Counting those as clusters would inflate the number of
+    A truncated DP keeps spare clusters near the universal model that pick up a few rows in
+    the overlap of real clusters. Counting those as clusters would inflate the number of
     clusters and the pooled edge probabilities (their edges are prior noise), so a cluster
-    must hold at least 1% of the rows (and at least 3) in a draw to be occupied.
+    must hold at least 3% of the rows in a draw to be occupied: the same share below which
+    the SVI fit prunes a cluster (``svi.prune_fraction``).
     """
-    return max(3, -(-n // 100))
+    return max(3, int(np.ceil(fraction * n)))
 
 
 def sample_occupancy(
@@ -239,19 +255,7 @@ def effect_table(
                     high[i, j] * f,
                 )
             )
-    cols = [
-        "cluster",
-        "parent",
-        "child",
-        "mean",
-        "sd",
-        "hdi_low",
-        "hdi_high",
-        "inclusion_prob",
-        "mean_original",
-        "hdi_low_original",
-        "hdi_high_original",
-    ]
+    cols = list(EFFECT_COLUMNS)
     frame = pd.DataFrame(rows, columns=cols)
     return frame.sort_values(
         ["cluster", "inclusion_prob"], ascending=[True, False], ignore_index=True

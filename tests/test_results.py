@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import bayes_hcl as bh
-from bayes_hcl import metrics
+from bayes_hcl import metrics, summary
 
 
 def test_small_fit_recovers_clusters_and_skeleton(small_fit, small_sim):
@@ -62,16 +62,7 @@ def test_every_draw_graph_is_acyclic(small_fit):
 
 def test_effects_universal_specific_and_shifts(small_fit):
     effects = small_fit.effects()
-    assert {
-        "cluster",
-        "parent",
-        "child",
-        "mean",
-        "sd",
-        "hdi_low",
-        "hdi_high",
-        "inclusion_prob",
-    } <= set(effects.columns)
+    assert tuple(effects.columns) == summary.EFFECT_COLUMNS
     # a model-averaged effect is mostly exactly zero when the order forbids the edge, so its
     # mean may lie outside the 94% HDI; the interval itself must be ordered
     assert (effects.hdi_low <= effects.hdi_high).all()
