@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .config import Config, ConfigError, load_config
-from .data import PreparedData, prepare
+from .data import DataError, PreparedData, prepare
 from .inference import fit_svi
 from .results import HCLResult, build_inference_data, load_result
 
@@ -37,6 +37,19 @@ def _resolve_config(model, max_clusters, svi_options, model_options) -> Config:
     if max_clusters is not None:
         model_overrides["max_clusters"] = max_clusters
     return load_config(model, model_overrides=model_overrides, svi_overrides=svi_options)
+
+
+def _prepare(data, types, force_continuous: bool) -> PreparedData:
+    """Validate and standardise; the Gaussian preset declares every column continuous."""
+    prepared = prepare(data, types=types)
+    if force_continuous:
+        prepared = prepare(data, types={c: "continuous" for c in prepared.columns})
+    need = max(10, 2 * prepared.d)
+    if prepared.n < need:
+        raise DataError(
+            f"{prepared.n} rows are too few for {prepared.d} variables: need at least {need}"
+        )
+    return prepared
 
 
 def fit(
@@ -98,11 +111,7 @@ def fit(
     }
     config = _resolve_config(model, max_clusters, svi_options, model_options)
     if not isinstance(data, PreparedData):
-        if config.model.force_continuous:
-            frame = data if isinstance(data, pd.DataFrame) else None
-            columns = frame.columns if frame is not None else pd.read_csv(data, nrows=0).columns
-            types = {str(c): "continuous" for c in columns}
-        data = prepare(data, types=types, min_rows=max(10, 2 * len(getattr(data, "columns", []))))
+        data = _prepare(data, types, config.model.force_continuous)
     svi_fit = fit_svi(data, config, seed=seed, progress=progress)
     attrs = {
         "method": method,

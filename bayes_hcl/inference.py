@@ -193,8 +193,6 @@ class _Programs:
         if name not in self._compiled:
             start = time.perf_counter()
             self._compiled[name] = jax.jit(fn).lower(*call_args).compile()
-            if os.environ.get("BAYES_HCL_DEBUG"):
-                print(f"[compile] {name}: {time.perf_counter() - start:.2f}s")
             self.compile_s += time.perf_counter() - start
         return self._compiled[name](*call_args)
 

@@ -1,0 +1,31 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_hcl as bh
+from bayes_hcl.api import _prepare
+
+
+def test_too_few_rows_for_the_number_of_variables():
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(15, 8)), columns=list("abcdefgh"))
+    with pytest.raises(bh.DataError, match="15 rows are too few for 8 variables"):
+        _prepare(df, None, False)
+
+
+def test_gaussian_preset_treats_every_column_as_continuous():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(
+        {"flag": np.arange(30) % 2, "n": rng.poisson(3, 30), "z": rng.normal(size=30)}
+    )
+    assert _prepare(df, None, False).types == ("binary", "count", "continuous")
+    assert _prepare(df, None, True).types == ("continuous",) * 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"method": "nuts"}, "method 'nuts' is not available"), ({"seed": -1}, "seed must be")],
+)
+def test_bad_options_are_config_errors(kwargs, match):
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=list("abc"))
+    with pytest.raises(bh.ConfigError, match=match):
+        bh.fit(df, **kwargs)
