@@ -127,7 +127,14 @@ class HCLResult:
     @cached_property
     def _occupied(self) -> np.ndarray:
         rng = np.random.default_rng(self.seed)
-        return summary.sample_occupancy(self._draws("membership").astype(np.float64), rng)
+        membership = self._draws("membership").astype(np.float64)
+        return summary.sample_occupancy(membership, rng, self._min_size)
+
+    @cached_property
+    def _min_size(self) -> int:
+        """Rows an occupied cluster must hold: the share below which the fit prunes."""
+        n = self.idata.observed_data.sizes["obs"]
+        return summary.min_cluster_size(n, self.config.svi.prune_fraction)
 
     def occupied_clusters(self) -> list[int]:
         """Clusters of the point partition (see :meth:`clusters`)."""
@@ -156,7 +163,9 @@ class HCLResult:
         key = f"_partition_{loss}"
         if key not in self.__dict__:
             m = self._draws("membership").astype(np.float64)
-            self.__dict__[key] = summary.point_partition(m, self._coclustering, loss)
+            self.__dict__[key] = summary.point_partition(
+                m, self._coclustering, loss, self._min_size
+            )
         return self.__dict__[key]
 
     def n_clusters(self) -> pd.Series:
@@ -233,13 +242,19 @@ class HCLResult:
         Adds one column ``p_cluster_<k>`` per occupied cluster.
         """
         table = self._universality(min(threshold, 0.05))
-        table = table[table.p_specific >= threshold].reset_index(drop=True)
+        return self._with_cluster_columns(table[table.p_specific >= threshold])
+
+    def _with_cluster_columns(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Add ``p_cluster_<k>`` (edge probability within cluster k) per occupied cluster."""
+        table = table.reset_index(drop=True)
         inclusion = self._draws("inclusion").mean(0)
         idx = {c: i for i, c in enumerate(self.columns)}
+        rows = (
+            np.array([idx[c] for c in table.cause], dtype=int),
+            np.array([idx[e] for e in table.effect], dtype=int),
+        )
         for k in self.occupied_clusters():
-            table[f"p_cluster_{k}"] = [
-                inclusion[k, idx[c], idx[e]] for c, e in zip(table.cause, table.effect, strict=True)
-            ]
+            table[f"p_cluster_{k}"] = inclusion[k][rows]
         return table
 
     def shift_targets(self, threshold: float | None = None) -> pd.DataFrame:
@@ -304,6 +319,7 @@ class HCLResult:
         labels = self.clusters()
         occ = self.occupied_clusters()
         x = self.idata.constant_data["x"].values
+        pooled = self.edge_probabilities().to_numpy()
         universality = self._universality(0.0)
         specific = np.zeros((len(self.columns),) * 2)
         idx = {c: i for i, c in enumerate(self.columns)}
@@ -318,7 +334,7 @@ class HCLResult:
             "types": self.types,
             "x": x,
             "labels": labels,
-            "pooled": self.edge_probabilities().to_numpy(),
+            "pooled": pooled,
             "specific": specific,
             "shift_prob": shifts.to_numpy(),
             "n_occupied": len(occ),
@@ -330,20 +346,13 @@ class HCLResult:
             "restart_weights": rs["weight"].values,
             "weights": self._draws("weights").mean(0),
             "intercepts": self._draws("b").mean(0),
-            "n_parameters": 2 * len(self.columns)
-            + int((self.edge_probabilities().to_numpy() >= 0.5).sum()),
+            "n_parameters": 2 * len(self.columns) + int((pooled >= 0.5).sum()),
         }
 
     def summary(self, min_probability: float = 0.05) -> pd.DataFrame:
         """One row per candidate edge: pooled and per-cluster probabilities, universality,
         and the identifiability status."""
-        table = self._universality(min_probability)
-        inclusion = self._draws("inclusion").mean(0)
-        idx = {c: i for i, c in enumerate(self.columns)}
-        for k in self.occupied_clusters():
-            table[f"p_cluster_{k}"] = [
-                inclusion[k, idx[c], idx[e]] for c, e in zip(table.cause, table.effect, strict=True)
-            ]
+        table = self._with_cluster_columns(self._universality(min_probability))
         status = {(e["cause"], e["effect"]): e["status"] for e in self.identifiability()["edges"]}
         table["status"] = [
             status.get((c, e), status.get((e, c), "not supported"))

@@ -53,8 +53,9 @@ def min_cluster_size(n: int, fraction: float = 0.03) -> int:
     A truncated DP keeps spare clusters near the universal model that pick up a few rows in
     the overlap of real clusters. Counting those as clusters would inflate the number of
     clusters and the pooled edge probabilities (their edges are prior noise), so a cluster
-    must hold at least 3% of the rows in a draw to be occupied: the same share below which
-    the SVI fit prunes a cluster (``svi.prune_fraction``).
+    must hold at least ``fraction`` of the rows in a draw to be occupied. Results pass the
+    share below which the SVI fit prunes a cluster (``svi.prune_fraction``), so one setting
+    decides both.
     """
     return max(3, int(np.ceil(fraction * n)))
 
@@ -154,7 +155,9 @@ def expected_vi_loss(labels: np.ndarray, cocluster: np.ndarray) -> float:
     return float(np.mean(np.log2(size) + np.log2(mass) - 2.0 * np.log2(within)))
 
 
-def point_partition(membership: np.ndarray, cocluster: np.ndarray, loss: str = "vi") -> np.ndarray:
+def point_partition(
+    membership: np.ndarray, cocluster: np.ndarray, loss: str = "vi", min_size: int | None = None
+) -> np.ndarray:
     """Partition minimising the expected loss among candidate partitions.
 
     Candidates are the hard assignment of the posterior mean membership and of every draw's
@@ -169,7 +172,7 @@ def point_partition(membership: np.ndarray, cocluster: np.ndarray, loss: str = "
     candidates = [mean.argmax(-1)]
     candidates += list(np.unique(membership.argmax(-1), axis=0))
     scores = [loss_fn(c, cocluster) for c in candidates]
-    best = absorb_small_clusters(candidates[int(np.argmin(scores))], mean)
+    best = absorb_small_clusters(candidates[int(np.argmin(scores))], mean, min_size)
     return _greedy_merge(best, cocluster, loss_fn)
 
 
@@ -194,10 +197,13 @@ def _greedy_merge(labels: np.ndarray, cocluster: np.ndarray, loss_fn) -> np.ndar
     return labels
 
 
-def absorb_small_clusters(labels: np.ndarray, mean_membership: np.ndarray) -> np.ndarray:
+def absorb_small_clusters(
+    labels: np.ndarray, mean_membership: np.ndarray, min_size: int | None = None
+) -> np.ndarray:
     """Move rows of clusters below :func:`min_cluster_size` to their best large cluster."""
     sizes = np.bincount(labels, minlength=mean_membership.shape[1])
-    large = sizes >= min_cluster_size(len(labels))
+    min_size = min_cluster_size(len(labels)) if min_size is None else min_size
+    large = sizes >= min_size
     if large.all() or not large.any():
         return labels
     best_large = np.where(large[None, :], mean_membership, -1.0).argmax(1)
