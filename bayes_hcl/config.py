@@ -83,14 +83,17 @@ class SVIConfig:
     order_init_scale: float = 0.5
     prune_fraction: float = 0.03
     prune_at: float = 0.7
+    order_search_at: float = 0.5
     guide: str = "normal"
 
     def __post_init__(self) -> None:
-        _check_positive(self, "svi", exclude=("guide", "prune_fraction"))
+        _check_positive(self, "svi", exclude=("guide", "prune_fraction", "order_search_at"))
         if not 0 <= self.prune_fraction < 0.5:
             raise ConfigError("svi.prune_fraction must lie in [0, 0.5)")
         if not 0 < self.prune_at < 1:
             raise ConfigError("svi.prune_at must lie in (0, 1)")
+        if not 0 <= self.order_search_at < 1:
+            raise ConfigError("svi.order_search_at must lie in [0, 1) (0 turns the search off)")
         if not 0 < self.anneal_fraction <= 1:
             raise ConfigError("svi.anneal_fraction must lie in (0, 1]")
         if self.guide not in GUIDES:

@@ -31,6 +31,7 @@ __all__ = [
     "draw_quantities",
     "hard_order_mask",
     "hcl_model",
+    "log_abs_det_unit",
     "masked_log_weights",
     "order_mask",
     "stick_breaking_log_weights",
@@ -139,22 +140,54 @@ def _poisson(y, eta, _):
 _NODE_LOGLIK = {CONTINUOUS: _gaussian, BINARY: _bernoulli, COUNT: _poisson}
 
 
-def _cyclic_jacobian(weights, continuous: np.ndarray):
+def log_abs_det_unit(a, order):
+    """``log |det a|`` by Gaussian elimination in ``order``, written in plain JAX.
+
+    ``a`` ``(..., m, m)`` is ``I - W`` for a soft-masked ``W``: close to triangular once rows
+    and columns are put in the causal ``order`` (a similarity permutation, which leaves the
+    determinant unchanged), so elimination without pivoting meets pivots near one.
+
+    Why not ``jnp.linalg.slogdet``: on the CPU, jaxlib 0.10's batched LAPACK kernels hand
+    their batch to XLA's intra-op thread pool and block until it is done; when the program
+    runs as many independent LU calls at once as the pool has threads (two on a 2-core
+    machine), every thread waits for work queued behind it and the fit hangs forever.
+    """
+    a = a[..., order, :][..., :, order]
+    m = a.shape[-1]
+    rows = jnp.arange(m)
+
+    def eliminate(i, carry):
+        a, total = carry
+        row = jax.lax.dynamic_index_in_dim(a, i, axis=-2, keepdims=True)
+        pivot = jax.lax.dynamic_index_in_dim(row, i, axis=-1, keepdims=False)[..., 0]
+        # a vanishing pivot means a singular I - W (a cycle of gain one): its log density
+        # is -inf; the floor keeps the value and its gradient finite
+        pivot = jnp.where(jnp.abs(pivot) < 1e-6, 1e-6, pivot)
+        column = jax.lax.dynamic_index_in_dim(a, i, axis=-1, keepdims=False)
+        factor = jnp.where(rows > i, column / pivot[..., None], 0.0)
+        return a - factor[..., :, None] * row, total + jnp.log(jnp.abs(pivot))
+
+    total = jnp.zeros(a.shape[:-2], a.dtype)
+    return jax.lax.fori_loop(0, m, eliminate, (a, total))[1]
+
+
+def _cyclic_jacobian(weights, continuous: np.ndarray, phi):
     """``log |det(I - W_cc)|`` per cluster over the continuous block ``(K,)``.
 
     A soft order mask lets both ``i -> j`` and ``j -> i`` carry weight. Without this term the
     product of conditionals is a pseudo-likelihood that rewards such 2-cycles (each node is
     "explained" by the other). With it, the continuous block is the proper density of the
     linear SEM ``x = W^T x + e`` for any ``W``; for a DAG the term is exactly zero, so hard-order
-    readouts are unaffected.
+    readouts skip it (``phi=None``).
     """
-    if continuous.size < 2:
+    if continuous.size < 2 or phi is None:
         return jnp.zeros(weights.shape[0])
     block = weights[:, continuous][:, :, continuous]
-    return jnp.linalg.slogdet(jnp.eye(continuous.size) - block)[1]
+    order = jnp.argsort(phi[continuous])
+    return log_abs_det_unit(jnp.eye(continuous.size) - block, order)
 
 
-def component_loglik(y, x, types, offset, weights, intercepts, noise_scales):
+def component_loglik(y, x, types, offset, weights, intercepts, noise_scales, phi=None):
     """Per-observation, per-cluster log density ``(n, K)`` summed over nodes.
 
     Parameters
@@ -170,10 +203,14 @@ def component_loglik(y, x, types, offset, weights, intercepts, noise_scales):
         Effective (already masked) edge weights.
     intercepts, noise_scales : array ``(K, d)``
         Per-cluster intercept shifts and noise scales (the latter used by continuous nodes).
+    phi : array ``(d,)``, optional
+        Node potentials of soft-masked ``weights``: adds the cyclic-SEM Jacobian
+        ``log |det(I - W)|`` of the continuous block. Leave out for hard-masked (DAG) weights,
+        where the term is exactly zero.
     """
     eta = offset + intercepts[None] + jnp.einsum("np,kpj->nkj", x, weights)
     codes = np.asarray(types)
-    total = _cyclic_jacobian(weights, np.flatnonzero(codes == CONTINUOUS))[None]
+    total = _cyclic_jacobian(weights, np.flatnonzero(codes == CONTINUOUS), phi)[None]
     for code, node_loglik in _NODE_LOGLIK.items():
         idx = np.flatnonzero(codes == code)
         if idx.size:
@@ -276,7 +313,16 @@ def hcl_model(
     mask_fn = straight_through_mask if straight_through else order_mask
     weights = w * mask_fn(phi, temperature)
     with numpyro.plate("obs", n, subsample_size=subsample_size) as idx:
-        comp = component_loglik(y[idx], x[idx], types, offset, weights, intercepts, noise)
+        comp = component_loglik(
+            y[idx],
+            x[idx],
+            types,
+            offset,
+            weights,
+            intercepts,
+            noise,
+            None if straight_through else phi,
+        )
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 
 

@@ -71,6 +71,7 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]) -> az.I
         {
             "elbo_history": (("restart", "step"), fit.elbo_history),
             "final_elbo": (("restart",), fit.restart_elbo),
+            "score": (("restart",), fit.restart_summary["score"]),
             "weight": (("restart",), fit.restart_weights),
             "order": (("restart", "node"), fit.restart_summary["order"]),
             "partition": (("restart", "obs"), fit.restart_summary["partition"]),

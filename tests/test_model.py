@@ -3,6 +3,8 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpyro import handlers
 from scipy import stats
 
@@ -12,6 +14,7 @@ from bayes_hcl.model import (
     component_loglik,
     hard_order_mask,
     hcl_model,
+    log_abs_det_unit,
     order_mask,
     stick_breaking_log_weights,
 )
@@ -71,15 +74,36 @@ def test_component_loglik_matches_scipy_per_type():
 
 def test_cyclic_jacobian_penalises_two_cycles_and_vanishes_on_dags():
     x = jnp.zeros((1, 2))
+    phi = jnp.array([0.0, 0.1])
     dag = jnp.array([[[0.0, 0.8], [0.0, 0.0]]])
     cyc = jnp.array([[[0.0, 0.8], [0.8, 0.0]]])
     args = (x, x, (0, 0), jnp.zeros(2))
-    base = component_loglik(*args, jnp.zeros((1, 2, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2)))
-    np.testing.assert_allclose(
-        component_loglik(*args, dag, jnp.zeros((1, 2)), jnp.ones((1, 2))), base, atol=1e-6
-    )
-    with_cycle = component_loglik(*args, cyc, jnp.zeros((1, 2)), jnp.ones((1, 2)))
+    shifts = (jnp.zeros((1, 2)), jnp.ones((1, 2)))
+    base = component_loglik(*args, jnp.zeros((1, 2, 2)), *shifts, phi)
+    np.testing.assert_allclose(component_loglik(*args, dag, *shifts, phi), base, atol=1e-6)
+    with_cycle = component_loglik(*args, cyc, *shifts, phi)
     np.testing.assert_allclose(with_cycle - base, np.log(1 - 0.64), rtol=1e-5)
+    # without node potentials the weights are taken as a DAG and no Jacobian is added
+    np.testing.assert_allclose(component_loglik(*args, cyc, *shifts) - base, 0.0, atol=1e-6)
+
+
+@jax.jit
+def _log_abs_det_and_grad(a, phi):
+    return jax.value_and_grad(lambda m: log_abs_det_unit(m, jnp.argsort(phi)).sum())(a)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.sampled_from([2, 5, 12]), temperature=st.floats(0.05, 2))
+def test_log_abs_det_matches_numpy_on_soft_masked_weights(seed, d, temperature):
+    rng = np.random.default_rng(seed)
+    phi = rng.normal(size=d)
+    w = rng.normal(0.0, 0.7, size=(d, d)) * np.asarray(order_mask(jnp.asarray(phi), temperature))
+    a = np.eye(d) - w
+    got, grad = _log_abs_det_and_grad(jnp.asarray(a, jnp.float32), jnp.asarray(phi, jnp.float32))
+    want = np.linalg.slogdet(a)[1]
+    np.testing.assert_allclose(got, want, atol=2e-3 * d)
+    # d log|det A| / dA = A^{-T}
+    np.testing.assert_allclose(grad, np.linalg.inv(a).T, atol=5e-2, rtol=5e-2)
 
 
 @pytest.mark.parametrize("seed", range(5))

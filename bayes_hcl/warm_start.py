@@ -1,0 +1,154 @@
+"""Warm start of an SVI restart from a searched causal order.
+
+Midway through the fit, each restart's memberships go to the order search
+(:mod:`bayes_hcl.order_search`); the best order found, its parent sets and the fitted
+mechanisms then become the restart's new guide parameters, and SVI continues from there.
+This is the move SVI cannot make on its own: jumping between causal orders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ModelConfig
+from .data import PreparedData
+from .guide import latent_sites
+from .model import BINARY, CONTINUOUS, COUNT
+from .order_search import OrderSearch, cluster_moments, search_order
+
+__all__ = ["order_potentials", "warm_start_params"]
+
+_EDGE_LOGIT = float(np.log(0.9 / 0.1))
+_EMPTY_MASS = 1e-3
+_GUIDE_SCALE = 0.03
+
+
+def order_potentials(order: list[int], phi_range: float = 2.5) -> np.ndarray:
+    """Node potentials spread evenly over ``[-phi_range, phi_range]`` in causal ``order``."""
+    d = len(order)
+    phi = np.zeros(d)
+    phi[np.asarray(order)] = np.linspace(-phi_range, phi_range, d) if d > 1 else 0.0
+    return phi
+
+
+def _link_scale(data: PreparedData) -> np.ndarray:
+    """Factor turning a linear-regression weight on ``x_j`` into one on ``j``'s link scale."""
+    codes = data.type_codes()
+    factor = np.ones(data.d)
+    p = np.clip(data.y.mean(0), 1e-3, 1 - 1e-3)
+    factor[codes == BINARY] = 1.0 / (p * (1 - p))[codes == BINARY]
+    factor[codes == COUNT] = data.scale[codes == COUNT]
+    return factor
+
+
+def _link_means(data: PreparedData, resp: np.ndarray) -> np.ndarray:
+    """Per-cluster mean of every node on its link scale, minus the node's offset ``(K, d)``."""
+    codes = data.type_codes()
+    ymean = (resp.T @ data.y) / resp.sum(0)[:, None]
+    out = ymean.copy()
+    binary, count = codes == BINARY, codes == COUNT
+    p = np.clip(ymean[:, binary], 1e-3, 1 - 1e-3)
+    out[:, binary] = np.log(p / (1 - p))
+    out[:, count] = np.log(np.maximum(ymean[:, count], 1e-3))
+    return out - data.offset
+
+
+def _mechanisms(search: OrderSearch, order, parents, data, resp):
+    """Per-cluster weights, intercepts and log noise scales, on the model's scales."""
+    k, d = resp.shape[1], data.d
+    codes = data.type_codes()
+    weights, intercepts, log_sigma = np.zeros((k, d, d)), np.zeros((k, d)), np.zeros((k, d))
+    link, xmean = _link_scale(data), search.m.means
+    link_mean = _link_means(data, resp)
+    for j in order:
+        p, w, b, sigma = search.mechanism(j, parents[j])
+        weights[:, p, j] = w * link[j]
+        if codes[j] == CONTINUOUS:
+            intercepts[:, j], log_sigma[:, j] = b, np.log(sigma)
+        else:
+            intercepts[:, j] = link_mean[:, j] - np.einsum(
+                "kq,kq->k", weights[:, p, j], xmean[:, p]
+            )
+            log_sigma[:, j] = np.log(0.5)
+    return weights, intercepts, log_sigma
+
+
+def warm_start_params(
+    data: PreparedData,
+    membership: np.ndarray,
+    active: np.ndarray,
+    start_order: list[int],
+    config: ModelConfig,
+    *,
+    seed: int = 0,
+    phi_scale: float = 0.05,
+) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Guide parameters (constrained) of one restart re-started at a searched order.
+
+    Parameters
+    ----------
+    data : PreparedData
+        The prepared data.
+    membership : ndarray
+        ``(n, K)`` memberships of the restart (all ``K = max_clusters`` columns).
+    active : ndarray
+        ``(K,)`` 1 for clusters in use.
+    start_order : list of int
+        The restart's current order (one starting point of the search).
+    config : ModelConfig
+        Model hyperparameters.
+    seed : int
+        Seed of the search's random starting orders.
+    phi_scale : float
+        Guide scale of the node potentials.
+
+    Returns
+    -------
+    params, order
+        Guide parameters keyed like :func:`bayes_hcl.guide.initial_params`, and the order.
+    """
+    k_max, d = membership.shape[1], data.d
+    used = np.flatnonzero((active > 0) & (membership.sum(0) >= 2.0))
+    resp = membership[:, used] + 1e-12
+    resp /= resp.sum(1, keepdims=True)
+    moments = cluster_moments(data.x, resp, min_count=0.0)
+    search = OrderSearch(moments)
+    order, _, parents = search_order(data.x, resp, [start_order], seed=seed, search=search)[0]
+    weights, intercepts, log_sigma = _mechanisms(search, order, parents, data, resp)
+    pi = np.full(k_max, _EMPTY_MASS)
+    pi[used] = moments.counts / moments.n
+    pi /= pi.sum()
+    share = pi[used] / pi[used].sum()
+    edge = np.zeros((d, d), dtype=bool)
+    for j, p in enumerate(parents):
+        edge[sorted(p), j] = True
+    mu = np.einsum("k,kij->ij", share, weights)
+    full_w = np.broadcast_to(mu, (k_max, d, d)).copy()
+    full_w[used] = weights
+    b_base = share @ intercepts
+    b_shift = np.zeros((k_max, d))
+    b_shift[used] = intercepts - b_base
+    s_base = share @ log_sigma
+    s_shift = np.zeros((k_max, d))
+    s_shift[used] = log_sigma - s_base
+    prior_mean = min(config.edge_density / d, 0.5)
+    locs = {
+        "phi": order_potentials(order),
+        "rho": np.where(edge, _EDGE_LOGIT, np.log(prior_mean / (1 - prior_mean))),
+        "mu": mu,
+        "W": full_w,
+        "b_base": b_base,
+        "b_shift": b_shift,
+        "log_sigma_base": s_base,
+        "log_sigma_shift": s_shift,
+    }
+    if k_max > 1:
+        remaining = 1.0 - np.concatenate([[0.0], np.cumsum(pi)[:-2]])
+        v = np.clip(pi[:-1] / remaining, 1e-4, 1 - 1e-4)
+        locs["alpha"] = np.zeros(())
+        locs["v"] = np.log(v / (1 - v))
+    params = {f"{name}_loc": np.asarray(value, np.float32) for name, value in locs.items()}
+    for name, (shape, _) in latent_sites(config, d).items():
+        params[f"{name}_scale"] = np.full(shape, _GUIDE_SCALE, np.float32)
+    params["phi_scale"] = np.full(d, phi_scale, np.float32)
+    return params, order
