@@ -55,9 +55,12 @@ class ModelConfig:
     order_temperature: float = 0.05
     count_likelihood: str = "poisson"
     force_continuous: bool = False
+    noise_components: int = 1
 
     def __post_init__(self) -> None:
         _check_positive(self, "model", exclude=("noise_loc", "force_continuous"))
+        if not 1 <= self.noise_components <= 8:
+            raise ConfigError("model.noise_components must lie in 1..8 (1 = Gaussian noise)")
         if self.shift_prior >= 1:
             raise ConfigError("model.shift_prior must lie in (0, 1)")
         if self.spike_scale >= self.slab_scale:
@@ -73,7 +76,7 @@ class ModelConfig:
 class SVIConfig:
     """Settings of the stochastic variational fit (DESIGN section 3)."""
 
-    num_steps: int = 1500
+    num_steps: int = 1000
     num_restarts: int = 4
     learning_rate: float = 0.05
     final_learning_rate: float = 0.005
@@ -82,14 +85,19 @@ class SVIConfig:
     num_samples: int = 200
     order_init_scale: float = 0.5
     prune_fraction: float = 0.03
+    merge_fraction: float = 0.15
     prune_at: float = 0.7
     order_search_at: float = 0.5
     guide: str = "normal"
 
     def __post_init__(self) -> None:
-        _check_positive(self, "svi", exclude=("guide", "prune_fraction", "order_search_at"))
+        _check_positive(
+            self, "svi", exclude=("guide", "prune_fraction", "merge_fraction", "order_search_at")
+        )
         if not 0 <= self.prune_fraction < 0.5:
             raise ConfigError("svi.prune_fraction must lie in [0, 0.5)")
+        if not 0 <= self.merge_fraction < 0.5:
+            raise ConfigError("svi.merge_fraction must lie in [0, 0.5)")
         if not 0 < self.prune_at < 1:
             raise ConfigError("svi.prune_at must lie in (0, 1)")
         if not 0 <= self.order_search_at < 1:

@@ -16,7 +16,17 @@ from numpyro.distributions import biject_to, constraints
 
 from .config import ModelConfig
 
-__all__ = ["guide_median", "guide_sample", "initial_params", "latent_sites", "mean_field_guide"]
+__all__ = [
+    "NOISE_SITES",
+    "guide_median",
+    "guide_sample",
+    "initial_noise_locs",
+    "initial_params",
+    "latent_sites",
+    "mean_field_guide",
+]
+
+NOISE_SITES = ("noise_logits", "noise_locs", "noise_log_scales")
 
 
 def latent_sites(config: ModelConfig, d: int) -> dict[str, tuple[tuple[int, ...], object]]:
@@ -37,7 +47,26 @@ def latent_sites(config: ModelConfig, d: int) -> dict[str, tuple[tuple[int, ...]
             "alpha": ((), constraints.positive),
             "v": ((k - 1,), constraints.unit_interval),
         } | sites
+    m = config.noise_components
+    if m > 1:
+        sites |= {name: ((d, m), constraints.real) for name in NOISE_SITES}
     return sites
+
+
+def initial_noise_locs(config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
+    """Starting guide locations of the noise-mixture sites (empty for Gaussian noise).
+
+    Distinct component locations break the symmetry between components (equal ones would
+    receive equal gradients forever); the start is a near-Gaussian, unimodal mixture.
+    """
+    m = config.noise_components
+    if m == 1:
+        return {}
+    return {
+        "noise_logits": jnp.zeros((d, m)),
+        "noise_locs": jnp.tile(jnp.linspace(-0.5, 0.5, m), (d, 1)),
+        "noise_log_scales": jnp.full((d, m), jnp.log(0.6)),
+    }
 
 
 def mean_field_guide(y, x, offset, temperature, active=None, *, config: ModelConfig, **_):
@@ -94,6 +123,7 @@ def initial_params(key, x, config: ModelConfig, order_scale: float) -> dict[str,
         "b_shift": x[rows] if k > 1 else jnp.zeros((1, d)),
         "log_sigma_base": jnp.full(d, jnp.log(0.5)),
         "log_sigma_shift": jnp.zeros((k, d)),
+        **initial_noise_locs(config, d),
     }
     if k > 1:
         # v_k = 1 / (K - k) gives equal weights 1 / K; its logit is -log(K - k - 1)

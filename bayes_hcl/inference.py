@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,14 @@ from scipy.optimize import linear_sum_assignment
 
 from .config import Config, ModelConfig, SVIConfig
 from .data import PreparedData
-from .guide import guide_median, guide_sample, initial_params, latent_sites, mean_field_guide
+from .guide import (
+    NOISE_SITES,
+    guide_median,
+    guide_sample,
+    initial_params,
+    latent_sites,
+    mean_field_guide,
+)
 from .model import draw_quantities, hcl_model
 from .warm_start import warm_start_params
 
@@ -178,8 +186,46 @@ class _Programs:
             self.model, guide, ClippedAdam(step_size=lr, clip_norm=10.0), _OrderedTraceELBO()
         )
         self._compiled: dict[str, Any] = {}
+        self._pending: dict[str, Future] = {}
         self.compile_s = 0.0
         self.compile_times: dict[str, float] = {}
+
+    def compile_ahead(self, keys, args) -> None:
+        """Compile the programs needed after the SVI loop starts on a background thread.
+
+        They are lowered here (tracing needs this thread: NumPyro's effect-handler stack is
+        global) and compiled by XLA, which releases the GIL, while this thread compiles and
+        runs the SVI steps. Set ``BAYES_HCL_SERIAL_COMPILE=1`` to compile on demand instead.
+        """
+        if os.environ.get("BAYES_HCL_SERIAL_COMPILE") or self._compiled or self._pending:
+            return
+        states = jax.eval_shape(self._init_states, keys, args)
+        params = jax.eval_shape(jax.vmap(self.svi.get_params), states)
+        r, k = keys.shape[0], self.config.model.max_clusters
+        active = jax.ShapeDtypeStruct((r, k), jnp.float32)
+        draws = jax.ShapeDtypeStruct((self.config.svi.num_samples,), jnp.int32)
+        key = jax.ShapeDtypeStruct(keys.shape[1:], keys.dtype)
+        step = jax.ShapeDtypeStruct((), jnp.float32)
+        jobs = {
+            "summary": (self._summary, states, active, args),
+            "restart_from": (self._restart_from, keys, params, step, args),
+            "posterior": (self._posterior, states, active, draws, key, args),
+        }
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bayes_hcl-compile")
+        for name, (fn, *call_args) in jobs.items():
+            lowered = jax.jit(fn).lower(*call_args)
+            self._pending[name] = pool.submit(self._compile_lowered, name, lowered)
+        pool.shutdown(wait=False)
+
+    def _compile(self, name, fn, *call_args):
+        return self._compile_lowered(name, jax.jit(fn).lower(*call_args))
+
+    def _compile_lowered(self, name, lowered):
+        start = time.perf_counter()
+        options = CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+        compiled = lowered.compile(options)
+        self.compile_times[name] = time.perf_counter() - start
+        return compiled
 
     def init_states(self, keys, args):
         """Initial SVI states of all restarts (vmapped)."""
@@ -193,20 +239,24 @@ class _Programs:
         """Advance every restart by ``CHUNK`` steps (``active``: ``(R, K)`` cluster mask)."""
         return self._get("chunk", self._run_chunk, states, step0, active, args)
 
-    def posterior(self, states, active, restarts, key, args):
-        """Guide-median summaries per restart, and posterior draws.
+    def summary(self, states, active, args):
+        """Guide-median summary of every restart: score, order, memberships, inclusion."""
+        return self._get("summary", self._summary, states, active, args)
 
-        Draw ``s`` comes from restart ``restarts[s]``.
-        """
+    def posterior(self, states, active, restarts, key, args):
+        """Posterior draws; draw ``s`` comes from restart ``restarts[s]``."""
         return self._get("posterior", self._posterior, states, active, restarts, key, args)
 
     def _get(self, name, fn, *call_args):
+        """Run a compiled program, compiling it (or waiting for its background compile)."""
         if name not in self._compiled:
             start = time.perf_counter()
-            options = CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
-            self._compiled[name] = jax.jit(fn).lower(*call_args).compile(options)
-            self.compile_times[name] = time.perf_counter() - start
-            self.compile_s += self.compile_times[name]
+            if name in self._pending:
+                self._compiled[name] = self._pending.pop(name).result()
+            else:
+                self._compiled[name] = self._compile(name, fn, *call_args)
+            # only the time the fit waited counts against it
+            self.compile_s += time.perf_counter() - start
         return self._compiled[name](*call_args)
 
     def _init_states(self, keys, args):
@@ -257,7 +307,7 @@ class _Programs:
         entropy = sum(jnp.log(params[f"{name}_scale"]).sum() for name in sites)
         return log_joint + entropy
 
-    def _posterior(self, states, active, restarts, key, args):
+    def _summary(self, states, active, args):
         params = jax.vmap(self.svi.get_params)(states)
 
         def at_median(p, mask):
@@ -271,13 +321,18 @@ class _Programs:
                 "inclusion": q["inclusion"],
             }
 
+        return jax.vmap(at_median)(params, active)
+
+    def _posterior(self, states, active, restarts, key, args):
+        params = jax.vmap(self.svi.get_params)(states)
+
         def one_draw(r, k):
             p = jax.tree_util.tree_map(lambda a: a[r], params)
             latents = guide_sample(k, p, self.config.model, self.d)
             return {**latents, **self._quantities(latents, args, active[r])}
 
         keys = jax.random.split(key, restarts.shape[0])
-        return jax.vmap(at_median)(params, active), jax.vmap(one_draw)(restarts, keys)
+        return jax.vmap(one_draw)(restarts, keys)
 
 
 @functools.lru_cache(maxsize=16)
@@ -285,16 +340,26 @@ def _programs(config: Config, types: tuple[int, ...], n: int) -> _Programs:
     return _Programs(config, types, n)
 
 
-def _restart_summary(prog: _Programs, states, active, args, num_samples: int) -> dict:
+def _restart_summary(prog: _Programs, states, active, args) -> dict:
     """Guide-median summary of every restart (order, memberships, partition) as NumPy arrays."""
-    # same shapes as the final call, so the compiled posterior program is reused
-    restarts = jnp.zeros(num_samples, dtype=jnp.int32)
-    summary, _ = prog.posterior(states, active, restarts, jax.random.PRNGKey(0), args)
-    return {name: np.asarray(value) for name, value in summary.items()}
+    return {name: np.asarray(value) for name, value in prog.summary(states, active, args).items()}
 
 
-def _prune(summary: dict, active, fraction: float):
-    """Switch off clusters holding less than ``fraction`` of the rows (per restart).
+def _prune_fractions(svi_cfg: SVIConfig) -> np.ndarray:
+    """Share of rows below which each restart switches off a cluster at ``prune_at``.
+
+    Every other restart uses the larger ``merge_fraction``: it merges mid-sized clusters
+    too, and the final ELBO comparison between restarts decides whether the leaner
+    partition explains the data as well (mean-field SVI alone rarely empties a cluster that
+    splits a real one, even when the merged model has the higher ELBO).
+    """
+    r = np.arange(svi_cfg.num_restarts)
+    merge = max(svi_cfg.merge_fraction, svi_cfg.prune_fraction)
+    return np.where(r % 2 == 1, merge, svi_cfg.prune_fraction)
+
+
+def _prune(summary: dict, active, fractions: np.ndarray):
+    """Switch off clusters holding less than ``fractions[r]`` of the rows in restart ``r``.
 
     A truncated DP fitted by SVI keeps spare clusters that copy the universal model and pick
     up a few rows in the overlap of real clusters; they cost nothing in the likelihood and so
@@ -304,7 +369,7 @@ def _prune(summary: dict, active, fraction: float):
     partition = summary["partition"]
     k = active.shape[1]
     counts = np.stack([np.bincount(p, minlength=k) for p in partition])
-    keep = counts >= max(1.0, fraction * partition.shape[1])
+    keep = counts >= np.maximum(1.0, fractions[:, None] * partition.shape[1])
     keep[np.arange(len(keep)), counts.argmax(1)] = True
     return jnp.asarray(keep, dtype=jnp.float32) * active
 
@@ -320,6 +385,12 @@ def _warm_restarts(prog, states, summary, active, data, step: int, key, args, se
         params.append(p)
         orders.append(order)
     stacked = jax.tree_util.tree_map(lambda *a: jnp.asarray(np.stack(a)), *params)
+    # the noise law is learnt from residuals, not from the order: keep what SVI has found
+    current = jax.vmap(prog.svi.get_params)(states)
+    for name in NOISE_SITES:
+        for part in ("loc", "scale"):
+            if f"{name}_{part}" in current:
+                stacked[f"{name}_{part}"] = current[f"{name}_{part}"]
     keys = jax.random.split(key, len(params))
     return prog.restart_from(keys, stacked, jnp.float32(step), args), np.asarray(orders)
 
@@ -406,7 +477,9 @@ def fit_svi(
     rng_key = jax.random.PRNGKey(seed)
     k_init, k_draws, k_search = jax.random.split(rng_key, 3)
     svi_cfg = config.svi
-    states = prog.init_states(jax.random.split(k_init, svi_cfg.num_restarts), args)
+    init_keys = jax.random.split(k_init, svi_cfg.num_restarts)
+    prog.compile_ahead(init_keys, args)
+    states = prog.init_states(init_keys, args)
     n_chunks = -(-svi_cfg.num_steps // CHUNK)
     prune_chunk = round(svi_cfg.prune_at * n_chunks) if svi_cfg.prune_fraction > 0 else -1
     search_chunk = round(svi_cfg.order_search_at * n_chunks) if svi_cfg.order_search_at else -1
@@ -416,9 +489,9 @@ def fit_svi(
     with tqdm(total=n_chunks * CHUNK, desc="SVI", disable=not progress, unit="step") as bar:
         for c in range(n_chunks):
             if c in (prune_chunk, search_chunk):
-                summary = _restart_summary(prog, states, active, args, svi_cfg.num_samples)
+                summary = _restart_summary(prog, states, active, args)
                 if svi_cfg.prune_fraction > 0:
-                    active = _prune(summary, active, svi_cfg.prune_fraction)
+                    active = _prune(summary, active, _prune_fractions(svi_cfg))
             if c == search_chunk:
                 search_start = time.perf_counter()
                 states, searched = _warm_restarts(
@@ -433,11 +506,11 @@ def fit_svi(
     # reported ELBO: mean of the last chunk of single-particle estimates; restarts are weighted
     # by the deterministic Laplace-style ELBO (see _Programs._laplace_elbo), far less noisy
     elbo = -losses[-1].mean(axis=1)
-    score = _restart_summary(prog, states, active, args, svi_cfg.num_samples)["score"]
-    weights = _restart_weights(score)
+    summary = _restart_summary(prog, states, active, args)
+    weights = _restart_weights(summary["score"])
     restarts = _allocate(weights, svi_cfg.num_samples)
     draw_start = time.perf_counter()
-    summary, raw = prog.posterior(states, active, jnp.asarray(restarts), k_draws, args)
+    raw = prog.posterior(states, active, jnp.asarray(restarts), k_draws, args)
     draws = {name: np.asarray(value) for name, value in raw.items()}
     best = restarts == np.argmax(weights)
     draws = relabel_draws(draws, draws["membership"][best].mean(0))

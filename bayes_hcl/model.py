@@ -33,6 +33,8 @@ __all__ = [
     "hcl_model",
     "log_abs_det_unit",
     "masked_log_weights",
+    "mixed_order_mask",
+    "noise_mixture",
     "order_mask",
     "stick_breaking_log_weights",
     "straight_through_mask",
@@ -118,6 +120,24 @@ def straight_through_mask(phi: jnp.ndarray, temperature) -> jnp.ndarray:
     return hard_order_mask(phi) + soft - jax.lax.stop_gradient(soft)
 
 
+def mixed_order_mask(phi: jnp.ndarray, temperature, types: tuple[int, ...]) -> jnp.ndarray:
+    """Soft mask between continuous nodes, straight-through hard mask on every other edge.
+
+    Between continuous nodes a soft mask keeps the likelihood proper through the cyclic-SEM
+    Jacobian (see :func:`component_loglik`). A binary or count node has no such Jacobian: with
+    a soft mask, ``X -> Y`` and ``Y -> X`` would both carry weight and the product of
+    conditionals would be a pseudo-likelihood that rewards the 2-cycle, so a fit prefers
+    near-ties in the order and partitions that exploit them. Edges into or out of such a node
+    therefore follow the hard order, with the soft mask's gradient for the node potentials.
+    """
+    discrete = np.asarray(types) != CONTINUOUS
+    if not discrete.any():
+        return order_mask(phi, temperature)
+    touches = jnp.asarray(discrete[:, None] | discrete[None, :])
+    soft = order_mask(phi, temperature)
+    return jnp.where(touches, straight_through_mask(phi, temperature), soft)
+
+
 def hard_order_mask(phi: jnp.ndarray) -> jnp.ndarray:
     """``mask[i, j] = 1`` iff ``phi[i] < phi[j]``: an edge ``i -> j`` respects the order."""
     return (phi[:, None] < phi[None, :]).astype(phi.dtype)
@@ -126,6 +146,37 @@ def hard_order_mask(phi: jnp.ndarray) -> jnp.ndarray:
 def _gaussian(y, eta, noise_scales):
     z = (y - eta) / noise_scales
     return -0.5 * z**2 - jnp.log(noise_scales) - _HALF_LOG_2PI
+
+
+def noise_mixture(logits, locs, log_scales):
+    """Per-node noise law as a Gaussian mixture rescaled to zero mean and unit variance.
+
+    Parameters
+    ----------
+    logits, locs, log_scales : array ``(d, M)``
+        Unconstrained mixture weights, component locations and log scales.
+
+    Returns
+    -------
+    tuple of array ``(d, M)``
+        Log weights, locations and scales of the standardised mixture. The node's noise is
+        ``sigma_kj`` times a draw from it, so ``sigma_kj`` stays the noise sd and the
+        intercept its mean whatever the shape.
+    """
+    log_w = jax.nn.log_softmax(logits, axis=-1)
+    w = jnp.exp(log_w)
+    centred = locs - (w * locs).sum(-1, keepdims=True)
+    scales = jnp.exp(log_scales)
+    sd = jnp.sqrt((w * (scales**2 + centred**2)).sum(-1, keepdims=True))
+    return log_w, centred / sd, scales / sd
+
+
+def _gaussian_mixture(y, eta, noise_scales, shape):
+    log_w, locs, scales = shape
+    z = (y - eta) / noise_scales
+    u = (z[..., None] - locs) / scales
+    ll = logsumexp(log_w - 0.5 * u**2 - jnp.log(scales), axis=-1)
+    return ll - jnp.log(noise_scales) - _HALF_LOG_2PI
 
 
 def _bernoulli(y, eta, _):
@@ -187,7 +238,9 @@ def _cyclic_jacobian(weights, continuous: np.ndarray, phi):
     return log_abs_det_unit(jnp.eye(continuous.size) - block, order)
 
 
-def component_loglik(y, x, types, offset, weights, intercepts, noise_scales, phi=None):
+def component_loglik(
+    y, x, types, offset, weights, intercepts, noise_scales, phi=None, noise_shape=None
+):
     """Per-observation, per-cluster log density ``(n, K)`` summed over nodes.
 
     Parameters
@@ -207,15 +260,23 @@ def component_loglik(y, x, types, offset, weights, intercepts, noise_scales, phi
         Node potentials of soft-masked ``weights``: adds the cyclic-SEM Jacobian
         ``log |det(I - W)|`` of the continuous block. Leave out for hard-masked (DAG) weights,
         where the term is exactly zero.
+    noise_shape : tuple of array ``(d, M)``, optional
+        Standardised noise mixture of every node (:func:`noise_mixture`); continuous nodes
+        then have Gaussian-mixture noise instead of Gaussian noise.
     """
     eta = offset + intercepts[None] + jnp.einsum("np,kpj->nkj", x, weights)
     codes = np.asarray(types)
     total = _cyclic_jacobian(weights, np.flatnonzero(codes == CONTINUOUS), phi)[None]
     for code, node_loglik in _NODE_LOGLIK.items():
         idx = np.flatnonzero(codes == code)
-        if idx.size:
-            ll = node_loglik(y[:, None, idx], eta[..., idx], noise_scales[None, :, idx])
-            total = total + ll.sum(-1)
+        if not idx.size:
+            continue
+        args = (y[:, None, idx], eta[..., idx], noise_scales[None, :, idx])
+        if code == CONTINUOUS and noise_shape is not None:
+            ll = _gaussian_mixture(*args, tuple(a[idx] for a in noise_shape))
+        else:
+            ll = node_loglik(*args)
+        total = total + ll.sum(-1)
     return total
 
 
@@ -260,6 +321,27 @@ def _cluster_shifts(config: ModelConfig, k: int, d: int):
     return base_b + shift_b, jnp.exp(base_s + shift_s)
 
 
+def _noise_shape(config: ModelConfig, d: int):
+    """Universal per-node noise mixture (``None`` for Gaussian noise, one component)."""
+    m = config.noise_components
+    if m == 1:
+        return None
+    logits = numpyro.sample("noise_logits", dist.Normal(0.0, 1.0).expand([d, m]).to_event(2))
+    locs = numpyro.sample("noise_locs", dist.Normal(0.0, 1.0).expand([d, m]).to_event(2))
+    log_scales = numpyro.sample(
+        "noise_log_scales", dist.Normal(np.log(0.6), 0.4).expand([d, m]).to_event(2)
+    )
+    return noise_mixture(logits, locs, log_scales)
+
+
+def _latent_noise_shape(latents, config: ModelConfig):
+    if config.noise_components == 1:
+        return None
+    return noise_mixture(
+        latents["noise_logits"], latents["noise_locs"], latents["noise_log_scales"]
+    )
+
+
 def masked_log_weights(log_pi: jnp.ndarray, active) -> jnp.ndarray:
     """Mixture log weights restricted to the ``active`` clusters and renormalised."""
     if active is None:
@@ -295,8 +377,8 @@ def hcl_model(
     config : ModelConfig
         Hyperparameters (static).
     straight_through : bool
-        Use the hard order in the likelihood with the soft mask's gradient; by default the soft
-        mask itself enters the likelihood (smooth, and proper through the cyclic Jacobian).
+        Use the hard order in the likelihood for every edge, with the soft mask's gradient. By
+        default only edges that touch a binary or count node do so (:func:`mixed_order_mask`).
     subsample_size : int, optional
         Minibatch size of the observation plate.
     """
@@ -310,8 +392,12 @@ def hcl_model(
     prior_w = SpikeAndSlab(rho, mu, config.spike_scale, config.slab_scale)
     w = numpyro.sample("W", prior_w.expand([k, d, d]).to_event(3))
     intercepts, noise = _cluster_shifts(config, k, d)
-    mask_fn = straight_through_mask if straight_through else order_mask
-    weights = w * mask_fn(phi, temperature)
+    noise_shape = _noise_shape(config, d)
+    if straight_through:
+        mask = straight_through_mask(phi, temperature)
+    else:
+        mask = mixed_order_mask(phi, temperature, types)
+    weights = w * mask
     with numpyro.plate("obs", n, subsample_size=subsample_size) as idx:
         comp = component_loglik(
             y[idx],
@@ -322,6 +408,7 @@ def hcl_model(
             intercepts,
             noise,
             None if straight_through else phi,
+            noise_shape,
         )
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 
@@ -339,7 +426,9 @@ def draw_quantities(
         (slab responsibility times the hard order mask), ``weights`` ``(K, d, d)`` (weights
         under the hard order), ``b`` and ``sigma`` ``(K, d)`` (intercepts and noise scales),
         ``intercept_shift`` and ``noise_shift`` ``(K, d)`` (probability that the cluster
-        shifts the variable's intercept / noise scale away from the universal value).
+        shifts the variable's intercept / noise scale away from the universal value); with
+        a noise mixture, ``noise_weights``, ``noise_locs`` and ``noise_scales`` ``(d, M)``
+        (the standardised noise law of every node, see :func:`noise_mixture`).
     """
     k = config.max_clusters
     log_pi = jnp.zeros(1) if k == 1 else stick_breaking_log_weights(latents["v"])
@@ -349,10 +438,12 @@ def draw_quantities(
     weights = latents["W"] * hard
     intercepts = latents["b_base"] + latents["b_shift"]
     noise = jnp.exp(latents["log_sigma_base"] + latents["log_sigma_shift"])
-    comp = component_loglik(y, x, types, offset, weights, intercepts, noise) + log_pi
+    shape = _latent_noise_shape(latents, config)
+    comp = component_loglik(y, x, types, offset, weights, intercepts, noise, None, shape)
+    comp = comp + log_pi
     b_prior, s_prior = _shift_priors(config)
     log_lik = logsumexp(comp, axis=-1)
-    return {
+    out = {
         "log_weights": log_pi,
         "membership": jnp.exp(comp - log_lik[:, None]),
         "log_lik": log_lik,
@@ -363,3 +454,7 @@ def draw_quantities(
         "intercept_shift": b_prior.responsibility(latents["b_shift"]),
         "noise_shift": s_prior.responsibility(latents["log_sigma_shift"]),
     }
+    if shape is not None:
+        log_w, locs, scales = shape
+        out |= {"noise_weights": jnp.exp(log_w), "noise_locs": locs, "noise_scales": scales}
+    return out

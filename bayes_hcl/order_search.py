@@ -16,6 +16,10 @@ with parents ``P`` it is the best of four mechanism variants, each penalised by 
 In the true order a cluster shift stays on its target and the downstream mechanisms are
 universal (few parameters); in a wrong order the shift leaks into every descendant's
 mechanism and costs parameters. Parent sets are chosen greedily (forward, then backward).
+
+Binary and count nodes, when :class:`DiscreteNodes` is given, are scored by weighted logistic
+and Poisson regressions (:mod:`bayes_hcl.glm`) with the universal, intercept and specific
+variants (they have no noise scale), in the likelihood the model itself uses for them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClusterMoments", "OrderSearch", "cluster_moments", "search_order"]
+from .glm import GLMFit, fit_glm
+from .model import CONTINUOUS
+
+__all__ = ["ClusterMoments", "DiscreteNodes", "OrderSearch", "cluster_moments", "search_order"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _RIDGE = 1e-8
@@ -70,6 +77,28 @@ def cluster_moments(x: np.ndarray, resp: np.ndarray, min_count: float = 2.0) -> 
     return ClusterMoments(counts=counts, means=means, scatter=scatter)
 
 
+@dataclass(frozen=True)
+class DiscreteNodes:
+    """What the search needs to score binary and count nodes with their own likelihoods.
+
+    Attributes
+    ----------
+    y : ndarray
+        ``(n, d)`` responses (0/1 for binary nodes, counts for count nodes).
+    x : ndarray
+        ``(n, d)`` covariates, as parents enter the model (the ``x`` of the moments).
+    resp : ndarray
+        ``(n, K)`` memberships, the same clusters as the moments.
+    types : tuple of int
+        Type code of every node (``bayes_hcl.model.CONTINUOUS``, ``BINARY``, ``COUNT``).
+    """
+
+    y: np.ndarray
+    x: np.ndarray
+    resp: np.ndarray
+    types: tuple[int, ...]
+
+
 def _gauss_loglik(rss, count):
     rss = np.maximum(rss, 1e-12 * count)
     return -0.5 * count * (np.log(rss / count) + _LOG_2PI + 1.0)
@@ -86,9 +115,22 @@ class OrderSearch:
         Multiplier of the BIC penalty ``0.5 log(n)`` per parameter.
     max_parents : int
         Largest parent set considered.
+    discrete : DiscreteNodes, optional
+        Data for scoring binary and count nodes by logistic and Poisson regressions (their
+        variants: universal, cluster intercepts, cluster-specific regression). Without it
+        every node gets the Gaussian score of its ``x``.
     """
 
-    def __init__(self, moments: ClusterMoments, penalty: float = 1.0, max_parents: int = 6):
+    def __init__(
+        self,
+        moments: ClusterMoments,
+        penalty: float = 1.0,
+        max_parents: int = 6,
+        discrete: DiscreteNodes | None = None,
+    ):
+        if discrete is not None and discrete.resp.shape[1] != len(moments.counts):
+            raise ValueError("discrete.resp must have the clusters of the moments")
+        self.discrete = discrete
         self.m = moments
         self.k = len(moments.counts)
         self.d = moments.means.shape[1]
@@ -100,6 +142,7 @@ class OrderSearch:
         self.total = self.within + np.einsum("k,ki,kj->ij", moments.counts, between, between)
         self._score_cache: dict[tuple[int, frozenset], tuple[float, str]] = {}
         self._parent_cache: dict[tuple[int, frozenset], tuple[float, frozenset]] = {}
+        self._glm_cache: dict[tuple[int, frozenset], dict[str, list[GLMFit]]] = {}
 
     # -- local scores -------------------------------------------------------------------------
     def local_score(self, j: int, parents: frozenset) -> tuple[float, str]:
@@ -109,7 +152,13 @@ class OrderSearch:
             self._score_cache[key] = self._compute(j, sorted(parents))
         return self._score_cache[key]
 
+    def is_discrete(self, j: int) -> bool:
+        """Whether node ``j`` is scored by a logistic or Poisson regression."""
+        return self.discrete is not None and self.discrete.types[j] != CONTINUOUS
+
     def _compute(self, j: int, p: list[int]) -> tuple[float, str]:
+        if self.is_discrete(j):
+            return self._compute_glm(j, p)
         k, n, q = self.k, self.m.n, len(p)
         variants = {"universal": (self._pooled_ll(self.total, j, p, n), q + 2)}
         if k > 1:
@@ -120,6 +169,49 @@ class OrderSearch:
         scored = {name: ll - self.per_param * size for name, (ll, size) in variants.items()}
         best = max(scored, key=scored.get)
         return float(scored[best]), best
+
+    def _compute_glm(self, j: int, p: list[int]) -> tuple[float, str]:
+        fits = self._glm_fits(j, frozenset(p))
+        k, q = self.k, len(p)
+        sizes = {"universal": q + 1, "intercept": q + k, "specific": k * (q + 1)}
+        scored = {
+            name: sum(f.loglik for f in fit) - self.per_param * sizes[name]
+            for name, fit in fits.items()
+        }
+        best = max(scored, key=scored.get)
+        return float(scored[best]), best
+
+    def _glm_fits(self, j: int, parents: frozenset) -> dict[str, list[GLMFit]]:
+        """Logistic/Poisson fits of node ``j``: universal, cluster intercepts, per cluster."""
+        key = (j, parents)
+        if key in self._glm_cache:
+            return self._glm_cache[key]
+        data, p = self.discrete, sorted(parents)
+        n, k = data.resp.shape
+        y, family = data.y[:, j], data.types[j]
+        covariates = data.x[:, p]
+        ones = np.ones((n, 1))
+        fits = {"universal": [fit_glm(np.hstack([ones, covariates]), y, ones[:, 0], family)]}
+        if k > 1:
+            onehot = np.repeat(np.eye(k), n, axis=0)
+            stacked = np.hstack([onehot, np.tile(covariates, (k, 1))])
+            fits["intercept"] = [fit_glm(stacked, np.tile(y, k), data.resp.T.reshape(-1), family)]
+            fits["specific"] = [
+                fit_glm(np.hstack([ones, covariates]), y, data.resp[:, c], family) for c in range(k)
+            ]
+        self._glm_cache[key] = fits
+        return fits
+
+    def _glm_mechanism(self, j: int, parents: frozenset):
+        p = sorted(parents)
+        variant = self.local_score(j, parents)[1]
+        fits, k, q = self._glm_fits(j, parents)[variant], self.k, len(p)
+        if variant == "specific":
+            coef = np.stack([f.coef for f in fits])
+            return p, coef[:, 1:], coef[:, 0], np.ones(k)
+        coef = fits[0].coef
+        intercepts = np.full(k, coef[0]) if variant == "universal" else coef[:k]
+        return p, np.tile(coef[-q:] if q else np.zeros(0), (k, 1)), intercepts, np.ones(k)
 
     @staticmethod
     def _shared_weights(scatter, j, p):
@@ -160,8 +252,11 @@ class OrderSearch:
         """Weights ``(K, q)``, intercepts and noise scales ``(K,)`` of node ``j``'s best variant.
 
         Returns the sorted parent list with the arrays; weights and intercepts are in the
-        scale of ``x``.
+        scale of ``x``, except for discrete nodes (see ``is_discrete``), whose weights and
+        intercepts are on the link scale (logit, log rate) and whose noise scales are ones.
         """
+        if self.is_discrete(j):
+            return self._glm_mechanism(j, parents)
         p = sorted(parents)
         variant = self.local_score(j, parents)[1]
         m = self.m
@@ -269,6 +364,7 @@ def search_order(
     seed: int = 0,
     penalty: float = 1.0,
     search: OrderSearch | None = None,
+    discrete: DiscreteNodes | None = None,
 ) -> list[tuple[list[int], float, list[frozenset]]]:
     """Hill-climb causal orders from several starts; best first.
 
@@ -288,6 +384,9 @@ def search_order(
         Multiplier of the BIC penalty.
     search : OrderSearch, optional
         A search object already built on these data and memberships (its caches are reused).
+    discrete : DiscreteNodes, optional
+        Score binary and count nodes by their own regressions (ignored when ``search`` is
+        given).
 
     Returns
     -------
@@ -296,7 +395,7 @@ def search_order(
     """
     d = x.shape[1]
     rng = np.random.default_rng(seed)
-    search = search or OrderSearch(cluster_moments(x, resp), penalty=penalty)
+    search = search or OrderSearch(cluster_moments(x, resp), penalty, discrete=discrete)
     starts = [list(s) for s in (starts or [])]
     starts += [list(rng.permutation(d)) for _ in range(num_random)]
     found: dict[tuple[int, ...], float] = {}

@@ -50,6 +50,9 @@ _DIMS = {
     "log_weights": ["cluster"],
     "membership": ["obs", "cluster"],
     "alpha": [],
+    "noise_weights": ["node", "noise_component"],
+    "noise_locs": ["node", "noise_component"],
+    "noise_scales": ["node", "noise_component"],
 }
 
 
@@ -67,6 +70,8 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]) -> az.I
         "restart": np.arange(len(fit.restart_elbo)),
         "step": np.arange(fit.elbo_history.shape[1]),
     }
+    if "noise_weights" in draws:
+        coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
     restarts = xr.Dataset(
         {
             "elbo_history": (("restart", "step"), fit.elbo_history),

@@ -12,9 +12,8 @@ import numpy as np
 
 from .config import ModelConfig
 from .data import PreparedData
-from .guide import latent_sites
-from .model import BINARY, CONTINUOUS, COUNT
-from .order_search import OrderSearch, cluster_moments, search_order
+from .guide import initial_noise_locs, latent_sites
+from .order_search import DiscreteNodes, OrderSearch, cluster_moments, search_order
 
 __all__ = ["order_potentials", "warm_start_params"]
 
@@ -31,45 +30,18 @@ def order_potentials(order: list[int], phi_range: float = 2.5) -> np.ndarray:
     return phi
 
 
-def _link_scale(data: PreparedData) -> np.ndarray:
-    """Factor turning a linear-regression weight on ``x_j`` into one on ``j``'s link scale."""
-    codes = data.type_codes()
-    factor = np.ones(data.d)
-    p = np.clip(data.y.mean(0), 1e-3, 1 - 1e-3)
-    factor[codes == BINARY] = 1.0 / (p * (1 - p))[codes == BINARY]
-    factor[codes == COUNT] = data.scale[codes == COUNT]
-    return factor
-
-
-def _link_means(data: PreparedData, resp: np.ndarray) -> np.ndarray:
-    """Per-cluster mean of every node on its link scale, minus the node's offset ``(K, d)``."""
-    codes = data.type_codes()
-    ymean = (resp.T @ data.y) / resp.sum(0)[:, None]
-    out = ymean.copy()
-    binary, count = codes == BINARY, codes == COUNT
-    p = np.clip(ymean[:, binary], 1e-3, 1 - 1e-3)
-    out[:, binary] = np.log(p / (1 - p))
-    out[:, count] = np.log(np.maximum(ymean[:, count], 1e-3))
-    return out - data.offset
-
-
-def _mechanisms(search: OrderSearch, order, parents, data, resp):
+def _mechanisms(search: OrderSearch, order, parents, data: PreparedData):
     """Per-cluster weights, intercepts and log noise scales, on the model's scales."""
-    k, d = resp.shape[1], data.d
-    codes = data.type_codes()
+    k, d = search.k, data.d
     weights, intercepts, log_sigma = np.zeros((k, d, d)), np.zeros((k, d)), np.zeros((k, d))
-    link, xmean = _link_scale(data), search.m.means
-    link_mean = _link_means(data, resp)
     for j in order:
         p, w, b, sigma = search.mechanism(j, parents[j])
-        weights[:, p, j] = w * link[j]
-        if codes[j] == CONTINUOUS:
-            intercepts[:, j], log_sigma[:, j] = b, np.log(sigma)
+        weights[:, p, j] = w
+        if search.is_discrete(j):
+            # link-scale fits; the model adds the node's offset to its linear predictor
+            intercepts[:, j], log_sigma[:, j] = b - data.offset[j], np.log(0.5)
         else:
-            intercepts[:, j] = link_mean[:, j] - np.einsum(
-                "kq,kq->k", weights[:, p, j], xmean[:, p]
-            )
-            log_sigma[:, j] = np.log(0.5)
+            intercepts[:, j], log_sigma[:, j] = b, np.log(sigma)
     return weights, intercepts, log_sigma
 
 
@@ -112,9 +84,10 @@ def warm_start_params(
     resp = membership[:, used] + 1e-12
     resp /= resp.sum(1, keepdims=True)
     moments = cluster_moments(data.x, resp, min_count=0.0)
-    search = OrderSearch(moments)
+    types = tuple(int(t) for t in data.type_codes())
+    search = OrderSearch(moments, discrete=DiscreteNodes(data.y, data.x, resp, types))
     order, _, parents = search_order(data.x, resp, [start_order], seed=seed, search=search)[0]
-    weights, intercepts, log_sigma = _mechanisms(search, order, parents, data, resp)
+    weights, intercepts, log_sigma = _mechanisms(search, order, parents, data)
     pi = np.full(k_max, _EMPTY_MASS)
     pi[used] = moments.counts / moments.n
     pi /= pi.sum()
@@ -141,6 +114,7 @@ def warm_start_params(
         "b_shift": b_shift,
         "log_sigma_base": s_base,
         "log_sigma_shift": s_shift,
+        **{name: np.asarray(v) for name, v in initial_noise_locs(config, d).items()},
     }
     if k_max > 1:
         remaining = 1.0 - np.concatenate([[0.0], np.cumsum(pi)[:-2]])

@@ -34,6 +34,8 @@ def test_preset_loads_by_path_and_applies_overrides(tmp_path: Path):
         ("[model]\nmax_clusters = 'four'\n", r"model\.max_clusters .* must be int"),
         ("[model]\ncount_likelihood = 'zip'\n", r"count_likelihood 'zip'"),
         ("[model\n", r"not valid TOML"),
+        ("[model]\nnoise_components = 9\n", r"noise_components must lie in 1\.\.8"),
+        ("[svi]\nmerge_fraction = 0.7\n", r"merge_fraction must lie in \[0, 0\.5\)"),
     ],
 )
 def test_bad_preset_is_one_line_error_naming_key(tmp_path: Path, text, match):

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from bayes_hcl.inference import _allocate, _restart_weights, default_progress, relabel_draws
+from bayes_hcl.config import SVIConfig
+from bayes_hcl.inference import (
+    _allocate,
+    _prune,
+    _prune_fractions,
+    _restart_weights,
+    default_progress,
+    relabel_draws,
+)
 
 
 def test_relabel_draws_undoes_a_permutation_and_sorts_by_weight():
@@ -39,3 +47,12 @@ def test_progress_off_under_ci(monkeypatch):
     assert default_progress() is False
     monkeypatch.setenv("CI", "")
     assert default_progress() is True
+
+
+def test_every_other_restart_prunes_with_the_merge_fraction():
+    cfg = SVIConfig(num_restarts=5, prune_fraction=0.03, merge_fraction=0.15)
+    np.testing.assert_allclose(_prune_fractions(cfg), [0.03, 0.15, 0.03, 0.15, 0.03])
+    partition = np.array([[0] * 80 + [1] * 12 + [2] * 8, [0] * 80 + [1] * 12 + [2] * 8])
+    active = _prune({"partition": partition}, np.ones((2, 4)), np.array([0.03, 0.15]))
+    # restart 0 keeps the 12 % and 8 % clusters; restart 1 merges both into the largest
+    np.testing.assert_array_equal(np.asarray(active), [[1, 1, 1, 0], [1, 0, 0, 0]])

@@ -15,6 +15,8 @@ from bayes_hcl.model import (
     hard_order_mask,
     hcl_model,
     log_abs_det_unit,
+    mixed_order_mask,
+    noise_mixture,
     order_mask,
     stick_breaking_log_weights,
 )
@@ -129,3 +131,60 @@ def test_model_trace_has_expected_sites_and_shapes():
         y, y, jnp.zeros(4), 0.5, types=(0, 0, 1, 2), config=ModelConfig(max_clusters=1)
     )
     assert "v" not in one and "alpha" not in one
+
+
+def test_mixed_mask_is_hard_on_edges_touching_discrete_nodes():
+    phi = jnp.array([0.0, 0.02, 0.04, 1.0])
+    types = (0, 0, 1, 2)  # two continuous, one binary, one count
+    mask = np.asarray(mixed_order_mask(phi, 0.5, types))
+    soft = np.asarray(order_mask(phi, 0.5))
+    hard = np.asarray(hard_order_mask(phi))
+    # continuous pair: soft in both directions (close potentials)
+    np.testing.assert_allclose(mask[:2, :2], soft[:2, :2])
+    assert 0.4 < mask[1, 0] < 0.5
+    # any edge into or out of a binary/count node follows the hard order
+    for i, j in [(0, 2), (2, 0), (1, 3), (3, 1), (2, 3), (3, 2)]:
+        assert mask[i, j] == hard[i, j]
+    # the node potentials still get a gradient through the hard edges
+    grad = jax.grad(lambda p: mixed_order_mask(p, 0.5, types)[2, 3] * 1.0)(phi)
+    assert np.abs(np.asarray(grad)).sum() > 0
+    # all-continuous data: the plain soft mask
+    np.testing.assert_allclose(mixed_order_mask(phi, 0.5, (0, 0, 0, 0)), soft)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), m=st.integers(2, 4))
+def test_noise_mixture_is_a_standardised_density(seed, m):
+    rng = np.random.default_rng(seed)
+    logits, locs = rng.normal(size=(2, 1, m))
+    log_scales = rng.normal(np.log(0.6), 0.4, size=(1, m))
+    log_w, loc, scale = (np.asarray(a)[0] for a in noise_mixture(logits, locs, log_scales))
+    w = np.exp(log_w)
+    assert w.sum() == pytest.approx(1.0, abs=1e-5)
+    assert w @ loc == pytest.approx(0.0, abs=1e-5)
+    assert w @ (scale**2 + loc**2) == pytest.approx(1.0, abs=1e-4)
+    # the continuous node's density under noise sd 0.7 integrates to one
+    grid = np.linspace(-12, 12, 4001)
+    shape = tuple(jnp.asarray(a)[None] for a in (log_w, loc, scale))
+    ll = component_loglik(
+        jnp.asarray(grid)[:, None],
+        jnp.zeros((grid.size, 1)),
+        (0,),
+        jnp.zeros(1),
+        jnp.zeros((1, 1, 1)),
+        jnp.zeros((1, 1)),
+        jnp.full((1, 1), 0.7),
+        noise_shape=shape,
+    )
+    assert np.trapezoid(np.exp(np.asarray(ll)[:, 0]), grid) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_one_component_noise_mixture_is_the_gaussian():
+    y = jnp.asarray(np.random.default_rng(0).normal(size=(20, 1)))
+    args = (y, y * 0, (0,), jnp.zeros(1), jnp.zeros((1, 1, 1)), jnp.zeros((1, 1)))
+    shape = noise_mixture(jnp.zeros((1, 1)), jnp.full((1, 1), 0.3), jnp.full((1, 1), 0.2))
+    np.testing.assert_allclose(
+        component_loglik(*args, jnp.full((1, 1), 0.8), noise_shape=shape),
+        component_loglik(*args, jnp.full((1, 1), 0.8)),
+        atol=1e-5,
+    )
