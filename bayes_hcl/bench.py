@@ -42,6 +42,7 @@ class Setting:
     n_clusters: int
     n_per_cluster: int = 500
     kwargs: dict[str, Any] = field(default_factory=dict)
+    presets: tuple[str, ...] = ("hcl",)
 
     def data(self, seed: int) -> SimulatedData:
         """The simulated data of this setting for one seed."""
@@ -56,7 +57,9 @@ SETTINGS: dict[str, list[Setting]] = {
     "full": [
         *(Setting(f"d{d}-K{k}", d, k) for d in (5, 10, 20) for k in (1, 2, 3)),
         Setting("d10-K2-mechanism-only", 10, 2, kwargs=MECHANISM_ONLY),
-        Setting("d10-K2-non-gaussian", 10, 2, kwargs={"noise": "exponential"}),
+        Setting(
+            "d10-K2-non-gaussian", 10, 2, kwargs={"noise": "exponential"}, presets=("hcl", "robust")
+        ),
         Setting("d10-K2-mixed", 10, 2, kwargs={"binary_fraction": 0.3, "count_fraction": 0.2}),
     ],
 }
@@ -103,10 +106,10 @@ def _scores(sim: SimulatedData, labels, graphs: dict, pooled_scores: np.ndarray)
     }
 
 
-def _run_bayes_hcl(sim: SimulatedData, seed: int) -> dict:
+def _run_bayes_hcl(sim: SimulatedData, seed: int, preset: str = "hcl") -> dict:
     from .api import fit
 
-    result = fit(sim.data, seed=seed, progress=False)
+    result = fit(sim.data, model=preset, seed=seed, progress=False)
     labels = result.clusters()
     graphs = {
         k: (result.edge_probabilities(k).to_numpy() >= 0.5).astype(int)
@@ -140,7 +143,11 @@ def run_setting(setting: Setting, seed: int, baselines: bool = True) -> list[dic
     """Every method on one simulated data set; one row of scores per method."""
     sim = setting.data(seed)
     methods: list[tuple[str, Callable[[], dict]]] = [
-        ("bayes_hcl", lambda: _run_bayes_hcl(sim, seed))
+        (
+            "bayes_hcl" if preset == "hcl" else f"bayes_hcl[{preset}]",
+            lambda preset=preset: _run_bayes_hcl(sim, seed, preset),
+        )
+        for preset in setting.presets
     ]
     if baselines:
         methods += [

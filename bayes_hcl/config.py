@@ -86,14 +86,14 @@ class SVIConfig:
     order_init_scale: float = 0.5
     prune_fraction: float = 0.03
     merge_fraction: float = 0.15
+    one_cluster_restart: bool = True
     prune_at: float = 0.7
     order_search_at: float = 0.5
     guide: str = "normal"
 
     def __post_init__(self) -> None:
-        _check_positive(
-            self, "svi", exclude=("guide", "prune_fraction", "merge_fraction", "order_search_at")
-        )
+        fractions = ("prune_fraction", "merge_fraction", "order_search_at")
+        _check_positive(self, "svi", exclude=("guide", "one_cluster_restart", *fractions))
         if not 0 <= self.prune_fraction < 0.5:
             raise ConfigError("svi.prune_fraction must lie in [0, 0.5)")
         if not 0 <= self.merge_fraction < 0.5:

@@ -214,10 +214,12 @@ def _condition_section(ctx: dict[str, Any], sizes: dict[str, int], warnings: lis
     skew, kurt = residual_moments(ctx["x"], ctx["labels"], ctx["weights"], ctx["intercepts"])
     cont = [j for j, t in enumerate(ctx["types"]) if t == "continuous"]
     non_gauss = [ctx["columns"][j] for j in cont if abs(skew[j]) > 0.5 or abs(kurt[j]) > 1.0]
-    if non_gauss:
+    mixture_noise = ctx.get("noise_components", 1) > 1
+    if non_gauss and not mixture_noise:
         warnings.append(
             f"residuals of {', '.join(non_gauss)} are non-Gaussian; the Gaussian likelihood "
-            "cannot use this to orient edges and may split one population into spurious clusters"
+            "may split one population into spurious clusters: refit with the 'robust' preset "
+            "(Gaussian-mixture noise)"
         )
     return {
         "samples_per_cluster": sizes,
@@ -226,5 +228,5 @@ def _condition_section(ctx: dict[str, Any], sizes: dict[str, int], warnings: lis
         "residual_skewness": dict(zip(ctx["columns"], map(float, skew), strict=True)),
         "residual_excess_kurtosis": dict(zip(ctx["columns"], map(float, kurt), strict=True)),
         "non_gaussian_residuals": non_gauss,
-        "likelihood_models_non_gaussian_noise": False,
+        "likelihood_models_non_gaussian_noise": mixture_noise,
     }

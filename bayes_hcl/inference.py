@@ -345,6 +345,19 @@ def _restart_summary(prog: _Programs, states, active, args) -> dict:
     return {name: np.asarray(value) for name, value in prog.summary(states, active, args).items()}
 
 
+def _initial_active(svi_cfg: SVIConfig, max_clusters: int) -> jnp.ndarray:
+    """Clusters in use by each restart at the start ``(R, K)``.
+
+    With ``one_cluster_restart`` (and at least three restarts) the last restart fits the
+    one-population model: the final ELBO comparison then weighs K = 1 against the mixture
+    explicitly, instead of relying on SVI to empty every spare cluster.
+    """
+    active = np.ones((svi_cfg.num_restarts, max_clusters), dtype=np.float32)
+    if svi_cfg.one_cluster_restart and svi_cfg.num_restarts >= 3 and max_clusters > 1:
+        active[-1, 1:] = 0.0
+    return jnp.asarray(active)
+
+
 def _prune_fractions(svi_cfg: SVIConfig) -> np.ndarray:
     """Share of rows below which each restart switches off a cluster at ``prune_at``.
 
@@ -483,7 +496,7 @@ def fit_svi(
     n_chunks = -(-svi_cfg.num_steps // CHUNK)
     prune_chunk = round(svi_cfg.prune_at * n_chunks) if svi_cfg.prune_fraction > 0 else -1
     search_chunk = round(svi_cfg.order_search_at * n_chunks) if svi_cfg.order_search_at else -1
-    active = jnp.ones((svi_cfg.num_restarts, config.model.max_clusters))
+    active = _initial_active(svi_cfg, config.model.max_clusters)
     losses, search_s, searched = [], 0.0, None
     run_start, compile_before = time.perf_counter(), prog.compile_s
     with tqdm(total=n_chunks * CHUNK, desc="SVI", disable=not progress, unit="step") as bar:

@@ -353,6 +353,7 @@ class HCLResult:
             "weights": self._draws("weights").mean(0),
             "intercepts": self._draws("b").mean(0),
             "n_parameters": 2 * len(self.columns) + int((pooled >= 0.5).sum()),
+            "noise_components": self.config.model.noise_components,
         }
 
     def summary(self, min_probability: float = 0.05) -> pd.DataFrame:

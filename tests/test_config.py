@@ -6,7 +6,8 @@ from bayes_hcl.config import Config, ConfigError, ModelConfig, available_presets
 
 
 def test_shipped_presets_load_by_name():
-    assert {"hcl", "gaussian", "one_cluster"} <= set(available_presets())
+    assert {"hcl", "gaussian", "one_cluster", "robust"} <= set(available_presets())
+    assert load_config("robust").model.noise_components == 3
     assert load_config("hcl").model == ModelConfig()
     assert load_config("one_cluster").model.max_clusters == 1
     assert load_config("gaussian").model.force_continuous is True

@@ -65,3 +65,29 @@ def test_mixed_types_d10():
     sim = bh.simulate(500, d=10, n_clusters=2, binary_fraction=0.3, count_fraction=0.2, seed=2)
     r = _recovery(sim)
     assert r["ari"] >= 0.85
+
+
+def test_robust_preset_models_skewed_noise():
+    # exponential noise: the Gaussian-mixture noise law must fit it better than a Gaussian
+    sim = bh.simulate(600, d=4, n_clusters=1, noise="exponential", seed=3)
+    robust = bh.fit(sim.data, model="robust", seed=0, progress=False, **SMALL_FIT)
+    gaussian = bh.fit(sim.data, model="hcl", seed=0, progress=False, **SMALL_FIT)
+
+    def mean_loglik(result):
+        return float(result.to_arviz().log_likelihood["obs_loglik"].mean())
+
+    assert mean_loglik(robust) > mean_loglik(gaussian) + 0.1
+    noise = robust.to_arviz().posterior["noise_weights"]
+    assert noise.dims == ("chain", "draw", "node", "noise_component")
+    np.testing.assert_allclose(noise.sum("noise_component"), 1.0, atol=1e-5)
+    conditions = robust.identifiability()["conditions"]
+    assert conditions["likelihood_models_non_gaussian_noise"]
+    assert not gaussian.identifiability()["conditions"]["likelihood_models_non_gaussian_noise"]
+
+
+@pytest.mark.slow
+def test_robust_preset_on_two_skewed_populations_d10():
+    sim = bh.simulate(500, d=10, n_clusters=2, noise="exponential", seed=0)
+    r = _recovery(sim, model="robust")
+    assert r["ari"] >= 0.9
+    assert r["skeleton_f1"] >= 0.8
