@@ -32,6 +32,7 @@ __all__ = [
     "EFFECT_COLUMNS",
     "absorb_small_clusters",
     "acyclic_edges",
+    "adjacency_with_ambiguous",
     "coclustering",
     "effect_table",
     "expected_binder_loss",
@@ -102,6 +103,22 @@ def pooled_edge_probabilities(inclusion: np.ndarray, occupied: np.ndarray) -> np
     """
     absent = np.where(occupied[:, :, None, None], 1.0 - inclusion, 1.0)
     return (1.0 - absent.prod(axis=1)).mean(0)
+
+
+def adjacency_with_ambiguous(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """0/1 adjacency ``(d, d)`` of a pooled edge-probability matrix, CPDAG style.
+
+    ``i -> j`` where ``P(i -> j) >= threshold``. Within a draw the two orientations of a pair
+    exclude each other (every draw is a DAG), so ``P(i -> j) + P(j -> i)`` is the probability
+    that the pair is adjacent at all: a pair adjacent with probability ``>= threshold`` whose
+    orientation is split so that neither reaches it is returned undirected (both entries 1),
+    the way a CPDAG reports an edge the data cannot orient.
+    """
+    p = np.asarray(probabilities, dtype=float)
+    directed = p >= threshold
+    ambiguous = (p + p.T >= threshold) & ~directed & ~directed.T
+    np.fill_diagonal(ambiguous, False)
+    return (directed | ambiguous).astype(int)
 
 
 def universality_table(

@@ -127,3 +127,22 @@ def test_shift_table_needs_two_clusters():
     assert row.p_intercept_shift == pytest.approx(0.5)
     assert row.intercept_spread == pytest.approx(1.0)
     assert row.noise_ratio == pytest.approx(1.0)
+
+
+def test_adjacency_with_ambiguous_orientation_is_undirected():
+    p = np.array(
+        [
+            [0.0, 0.9, 0.3, 0.1],
+            [0.05, 0.0, 0.0, 0.0],
+            [0.35, 0.0, 0.0, 0.2],
+            [0.1, 0.0, 0.2, 0.0],
+        ]
+    )
+    adj = summary.adjacency_with_ambiguous(p)
+    # 0 -> 1 directed; 0 - 2 adjacent with probability 0.65 but neither way >= 0.5
+    expected = np.zeros((4, 4), dtype=int)
+    expected[0, 1] = 1
+    expected[0, 2] = expected[2, 0] = 1
+    np.testing.assert_array_equal(adj, expected)
+    # pairs with adjacency probability below the threshold stay absent (0-3: 0.2, 2-3: 0.4)
+    assert adj[0, 3] == adj[3, 0] == adj[2, 3] == adj[3, 2] == 0
