@@ -15,8 +15,14 @@ from typing import Any
 import numpy as np
 
 from .metrics import adjusted_rand_index
+from .summary import adjacency_with_ambiguous
 
-__all__ = ["identifiability_report", "local_orientation_evidence", "residual_moments"]
+__all__ = [
+    "cpdag_adjacency",
+    "identifiability_report",
+    "local_orientation_evidence",
+    "residual_moments",
+]
 
 IDENTIFIED, AMBIGUOUS, UNSUPPORTED = "identified", "orientation ambiguous", "not supported"
 
@@ -146,6 +152,26 @@ def identifiability_report(
         "conditions": conditions,
         "warnings": warnings,
     }
+
+
+def cpdag_adjacency(
+    pooled: np.ndarray, report: dict[str, Any], columns: list[str], threshold: float = 0.5
+) -> np.ndarray:
+    """Pooled graph as a CPDAG: edges the report cannot orient are undirected (both 1s).
+
+    Starts from :func:`bayes_hcl.summary.adjacency_with_ambiguous` of the pooled probabilities;
+    a pair adjacent with probability ``>= threshold`` that the report calls ``orientation
+    ambiguous`` is then undirected even where the (mean-field) posterior has settled on one
+    direction: that confidence comes from the order the fit happened to reach, not the data.
+    """
+    adj = adjacency_with_ambiguous(pooled, threshold)
+    index = {name: k for k, name in enumerate(columns)}
+    for entry in report["edges"]:
+        if entry["status"] != AMBIGUOUS or entry["p_forward"] + entry["p_reverse"] < threshold:
+            continue
+        i, j = index[entry["cause"]], index[entry["effect"]]
+        adj[i, j] = adj[j, i] = 1
+    return adj
 
 
 def _cluster_section(ctx: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

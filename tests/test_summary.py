@@ -146,3 +146,21 @@ def test_adjacency_with_ambiguous_orientation_is_undirected():
     np.testing.assert_array_equal(adj, expected)
     # pairs with adjacency probability below the threshold stay absent (0-3: 0.2, 2-3: 0.4)
     assert adj[0, 3] == adj[3, 0] == adj[2, 3] == adj[3, 2] == 0
+
+
+def test_cpdag_adjacency_undirects_edges_the_report_cannot_orient():
+    from bayes_hcl.diagnostics import cpdag_adjacency
+
+    cols = ["a", "b", "c"]
+    pooled = np.array([[0.0, 0.92, 0.8], [0.01, 0.0, 0.0], [0.1, 0.0, 0.0]])
+    entry = {"reason": None, "delta_evidence": 0.0, "agreement": 1.0, "p_none": 0.07}
+    report = {
+        "edges": [
+            {"cause": "a", "effect": "b", "status": "orientation ambiguous", **entry}
+            | {"p_forward": 0.92, "p_reverse": 0.01},
+            {"cause": "a", "effect": "c", "status": "identified", **entry}
+            | {"p_forward": 0.8, "p_reverse": 0.1},
+        ]
+    }
+    adj = cpdag_adjacency(pooled, report, cols)
+    np.testing.assert_array_equal(adj, [[0, 1, 1], [1, 0, 0], [0, 0, 0]])
