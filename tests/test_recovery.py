@@ -34,18 +34,20 @@ def _recovery(sim, **kwargs):
     pooled = result.edge_probabilities().to_numpy()
     return {
         "ari": metrics.adjusted_rand_index(sim.labels, result.clusters()),
+        "f1": metrics.edge_scores(sim.pooled_adjacency, pooled >= 0.5)["f1"],
         "skeleton_f1": metrics.skeleton_f1(sim.pooled_adjacency, pooled >= 0.5),
         "auprc": metrics.auprc(sim.pooled_adjacency, pooled),
         "p_k": result.n_clusters(),
     }
 
 
-@pytest.mark.slow
 def test_two_clusters_with_mean_shifts_d10():
+    # measured: ARI 0.992 (Bayes ceiling 0.996), directed F1 0.70, skeleton F1 1.0
     r = _recovery(bh.simulate(500, d=10, n_clusters=2, seed=1))
-    assert r["ari"] >= 0.9
-    assert r["skeleton_f1"] >= 0.6
-    assert r["auprc"] >= 0.4
+    assert r["ari"] >= 0.95
+    assert r["p_k"].get(2, 0.0) >= 0.8
+    assert r["skeleton_f1"] >= 0.9
+    assert r["f1"] >= 0.6
 
 
 @pytest.mark.slow
@@ -55,12 +57,14 @@ def test_one_cluster_d10():
     assert r["skeleton_f1"] >= 0.6
 
 
-@pytest.mark.slow
 def test_mixed_types_d10():
+    # 30 % binary and 20 % count columns; measured: ARI 0.914 (Bayes ceiling 0.918), F1 0.75
     sim = bh.simulate(500, d=10, n_clusters=2, binary_fraction=0.3, count_fraction=0.2, seed=2)
     r = _recovery(sim)
-    # the Bayes classifier that knows every true parameter reaches ARI 0.918 on these data
     assert r["ari"] >= 0.85
+    assert r["p_k"].get(2, 0.0) >= 0.8
+    assert r["skeleton_f1"] >= 0.9
+    assert r["f1"] >= 0.6
 
 
 def test_robust_preset_models_skewed_noise():
