@@ -329,9 +329,6 @@ class OrderSearch:
         return out
 
     # -- orders --------------------------------------------------------------------------------
-    def _node_scores(self, order):
-        return [self.best_parents(j, frozenset(order[:i]))[0] for i, j in enumerate(order)]
-
     def hill_climb(self, order: list[int], max_sweeps: int = 50) -> tuple[list[int], float]:
         """Improve ``order`` by moving single nodes to better positions until none helps."""
         order = list(order)
