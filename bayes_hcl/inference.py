@@ -7,8 +7,9 @@ steps so the host can show progress and act between chunks:
 * at ``order_search_at`` every restart jumps to the causal order found by a score-based search
   from its own memberships (:mod:`bayes_hcl.warm_start`): the move gradient steps on node
   potentials cannot make;
-* at ``prune_at`` clusters holding fewer than ``prune_fraction`` of the rows are switched
-  off; every other restart uses ``merge_fraction`` instead, and with ``one_cluster_restart``
+* at ``order_search_at`` (before the search, which sees only clusters in use) and again at
+  ``prune_at``, clusters holding fewer than ``prune_fraction`` of the rows are switched off;
+  every other restart uses ``merge_fraction`` instead, and with ``one_cluster_restart``
   the last restart fits the one-population model throughout, so the final comparison weighs
   leaner against fuller partitions.
 
@@ -77,7 +78,7 @@ class SVIFit:
     restart_summary : dict of str to ndarray
         Per restart at its guide median: ``score`` ``(R,)`` Laplace-style ELBO, ``order``
         ``(R, d)`` node potentials, ``partition`` ``(R, n)`` hard assignment, ``inclusion``
-        ``(R, K, d, d)``; ``searched_order`` ``(R, d)`` when the order search ran.
+        ``(R, K, d, d)``.
     timings : dict of str to float
         ``compile_s``, ``run_s``, ``steps_per_s``, ``draws_s``, ``total_s``.
     """
@@ -140,14 +141,13 @@ def _prune(summary: dict, active, fractions: np.ndarray):
 
 def _warm_restarts(prog, states, summary, active, data, step: int, key, args, seed: int):
     """Re-start every restart at the order found by searching from its own memberships."""
-    params, orders = [], []
+    params = []
     for r, membership in enumerate(summary["membership"]):
         start = list(np.argsort(summary["order"][r]))
-        p, order = warm_start_params(
+        p, _ = warm_start_params(
             data, membership, np.asarray(active[r]), start, prog.config.model, seed=seed + r
         )
         params.append(p)
-        orders.append(order)
     stacked = jax.tree_util.tree_map(lambda *a: jnp.asarray(np.stack(a)), *params)
     # the noise law is learnt from residuals, not from the order: keep what SVI has found
     current = jax.vmap(prog.svi.get_params)(states)
@@ -156,7 +156,7 @@ def _warm_restarts(prog, states, summary, active, data, step: int, key, args, se
             if f"{name}_{part}" in current:
                 stacked[f"{name}_{part}"] = current[f"{name}_{part}"]
     keys = jax.random.split(key, len(params))
-    return prog.restart_from(keys, stacked, jnp.float32(step), args), np.asarray(orders)
+    return prog.restart_from(keys, stacked, jnp.float32(step), args)
 
 
 def _restart_weights(elbo: np.ndarray) -> np.ndarray:
@@ -248,7 +248,7 @@ def fit_svi(
     prune_chunk = round(svi_cfg.prune_at * n_chunks) if svi_cfg.prune_fraction > 0 else -1
     search_chunk = round(svi_cfg.order_search_at * n_chunks) if svi_cfg.order_search_at else -1
     active = _initial_active(svi_cfg, config.model.max_clusters)
-    losses, search_s, searched = [], 0.0, None
+    losses, search_s = [], 0.0
     run_start, compile_before = time.perf_counter(), prog.compile_s
     with tqdm(total=n_chunks * CHUNK, desc="SVI", disable=not progress, unit="step") as bar:
         for c in range(n_chunks):
@@ -258,7 +258,7 @@ def fit_svi(
                     active = _prune(summary, active, _prune_fractions(svi_cfg))
             if c == search_chunk:
                 search_start = time.perf_counter()
-                states, searched = _warm_restarts(
+                states = _warm_restarts(
                     prog, states, summary, active, data, c * CHUNK, k_search, args, seed
                 )
                 search_s = time.perf_counter() - search_start
@@ -286,10 +286,7 @@ def fit_svi(
         restart_elbo=elbo,
         restart_weights=weights,
         elbo_history=history,
-        restart_summary={
-            **{k: np.asarray(v) for k, v in summary.items() if k != "membership"},
-            **({} if searched is None else {"searched_order": searched}),
-        },
+        restart_summary={k: v for k, v in summary.items() if k != "membership"},
         timings={
             "compile_s": prog.compile_s - compile_start,
             "run_s": run_s,
