@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import warnings
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
@@ -12,13 +13,15 @@ from typing import Any
 import pandas as pd
 
 from .config import Config, ConfigError, load_config
+from .convergence import ConvergenceWarning
 from .data import DataError, PreparedData, prepare
 from .inference import fit_svi
+from .nuts import fit_nuts
 from .results import HCLResult, build_inference_data, load_result
 
 __all__ = ["METHODS", "fit", "load_result", "versions"]
 
-METHODS = ("svi",)
+METHODS = ("svi", "nuts")
 
 
 def versions() -> dict[str, str]:
@@ -32,11 +35,30 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _resolve_config(model, max_clusters, svi_options, model_options) -> Config:
+def _resolve_config(model, max_clusters, svi_options, nuts_options, model_options) -> Config:
     model_overrides = dict(model_options or {})
     if max_clusters is not None:
         model_overrides["max_clusters"] = max_clusters
-    return load_config(model, model_overrides=model_overrides, svi_overrides=svi_options)
+    return load_config(
+        model,
+        model_overrides=model_overrides,
+        svi_overrides=svi_options,
+        nuts_overrides=nuts_options,
+    )
+
+
+def _options(method: str, **values) -> tuple[dict, dict]:
+    """Split the step/draw options between the SVI and NUTS settings."""
+    given = {k: v for k, v in values.items() if v is not None}
+    for key, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+    nuts_keys = {"num_warmup", "num_chains"} | ({"num_samples"} if method == "nuts" else set())
+    nuts = {k: v for k, v in given.items() if k in nuts_keys}
+    svi = {k: v for k, v in given.items() if k not in nuts_keys}
+    if method != "nuts" and nuts:
+        raise ConfigError(f"{', '.join(sorted(nuts))} apply to method='nuts' only")
+    return svi, nuts
 
 
 def _prepare(data, types, force_continuous: bool) -> PreparedData:
@@ -63,6 +85,8 @@ def fit(
     num_steps: int | None = None,
     num_restarts: int | None = None,
     num_samples: int | None = None,
+    num_warmup: int | None = None,
+    num_chains: int | None = None,
     model_options: Mapping[str, Any] | None = None,
     progress: bool | None = None,
 ) -> HCLResult:
@@ -76,16 +100,23 @@ def fit(
     model : str, path or Config
         Preset name (``"hcl"``, ``"gaussian"``, ``"one_cluster"``), a ``.toml`` path, or a
         ready configuration.
-    method : {"svi"}
-        Inference method. (NUTS is planned; asking for it is a clear error, not a fallback.)
+    method : {"svi", "nuts"}
+        ``"svi"``: variational fit with vmapped restarts (fast; edge probabilities from a
+        mean-field posterior). ``"nuts"``: the SVI fit, then NUTS chains started from it with
+        Metropolis moves on the causal order (slower; calibrated probabilities, R-hat/ESS in
+        :meth:`~bayes_hcl.results.HCLResult.convergence`).
     seed : int
         Seed of every random choice; the same seed and data give the same result.
     types : mapping, optional
         Column -> ``"continuous" | "binary" | "count"`` overrides.
     max_clusters : int, optional
         Truncation ``K_max`` of the Dirichlet process (overrides the preset).
-    num_steps, num_restarts, num_samples : int, optional
-        SVI steps, vmapped restarts and posterior draws (override the preset).
+    num_steps, num_restarts : int, optional
+        SVI steps and vmapped restarts (override the preset; NUTS starts from this fit).
+    num_samples : int, optional
+        Posterior draws: in total for SVI, per chain for NUTS.
+    num_warmup, num_chains : int, optional
+        NUTS warm-up transitions per chain and number of chains.
     model_options : mapping, optional
         Any other ``[model]`` key of the preset to override.
     progress : bool, optional
@@ -100,26 +131,31 @@ def fit(
         raise ConfigError(f"method {method!r} is not available; choose one of {METHODS}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    svi_options = {
-        k: v
-        for k, v in (
-            ("num_steps", num_steps),
-            ("num_restarts", num_restarts),
-            ("num_samples", num_samples),
-        )
-        if v is not None
-    }
-    config = _resolve_config(model, max_clusters, svi_options, model_options)
+    svi_options, nuts_options = _options(
+        method,
+        num_steps=num_steps,
+        num_restarts=num_restarts,
+        num_samples=num_samples,
+        num_warmup=num_warmup,
+        num_chains=num_chains,
+    )
+    config = _resolve_config(model, max_clusters, svi_options, nuts_options, model_options)
     if not isinstance(data, PreparedData):
         data = _prepare(data, types, config.model.force_continuous)
-    svi_fit = fit_svi(data, config, seed=seed, progress=progress)
+    if method == "nuts":
+        raw = fit_nuts(data, config, seed=seed, progress=progress)
+    else:
+        raw = fit_svi(data, config, seed=seed, progress=progress)
     attrs = {
         "method": method,
         "seed": seed,
         "config": config.to_dict(),
         "data": data.to_dict(),
         "versions": versions(),
-        "timings": svi_fit.timings,
+        "timings": raw.timings,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    return HCLResult(build_inference_data(svi_fit, data, attrs))
+    result = HCLResult(build_inference_data(raw, data, attrs))
+    for message in result.convergence()["warnings"]:
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return result

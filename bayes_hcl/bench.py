@@ -242,9 +242,11 @@ def run_bench(
 
     Parameters
     ----------
-    suite : {"quick", "full", "speed"}
+    suite : {"quick", "full", "speed", "exact", "calibration", "nuts-speed"}
         Which list of :data:`SETTINGS`, or ``"speed"`` for :func:`run_speed` (n = 2000,
-        d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits).
+        d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits), or
+        one of the posterior suites of :mod:`bayes_hcl.calibration` (``repeats``: seeds for
+        ``exact`` and ``nuts-speed``; for ``calibration`` datasets = 50 x ``repeats``).
     out : Path, optional
         Folder for the raw rows (one per setting, seed and method).
     repeats : int
@@ -254,6 +256,8 @@ def run_bench(
     log : callable, optional
         Called with a line per finished method (progress).
     """
+    if suite in POSTERIOR_SUITES:
+        return _run_posterior_suite(suite, out, repeats, log or print)
     if suite == "speed":
         table = run_speed(repeats=max(repeats, 3))
         if out is not None:
@@ -261,7 +265,8 @@ def run_bench(
             table.to_csv(out / "speed.csv", index=False)
         return table
     if suite not in SETTINGS:
-        raise ValueError(f"unknown suite {suite!r}; choose one of {sorted(SETTINGS)}")
+        choices = sorted([*SETTINGS, "speed", *POSTERIOR_SUITES])
+        raise ValueError(f"unknown suite {suite!r}; choose one of {choices}")
     rows = []
     for setting in SETTINGS[suite]:
         for seed in range(repeats):
@@ -280,3 +285,29 @@ def run_bench(
         (out / "results.json").write_text(json.dumps(rows, indent=2, default=float))
     numeric = raw.drop(columns=["seed"]).groupby(["setting", "method"], sort=False)
     return numeric.median(numeric_only=True).reset_index()
+
+
+POSTERIOR_SUITES = ("exact", "calibration", "nuts-speed")
+
+
+def _run_posterior_suite(suite: str, out: Path | None, repeats: int, log) -> pd.DataFrame:
+    """The calibration and NUTS suites of :mod:`bayes_hcl.calibration`, written to ``out``."""
+    from . import calibration
+
+    extra: dict[str, Any] = {}
+    if suite == "exact":
+        table = calibration.run_exact(seeds=tuple(range(max(repeats, 1))))
+    elif suite == "calibration":
+        table, extra = calibration.run_calibration(num_datasets=50 * max(repeats, 1), log=log)
+    else:
+        table = pd.DataFrame(
+            [calibration.run_nuts_speed(seed=s, log=log) for s in range(max(repeats, 1))]
+        )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / f"{suite}.csv", index=False)
+        if extra:
+            (out / f"{suite}.json").write_text(json.dumps(extra, indent=2, default=float))
+    if extra:
+        log(json.dumps({k: v for k, v in extra.items() if k != "config"}, default=float))
+    return table

@@ -38,12 +38,19 @@ def _add_fit(sub) -> None:
         default="hcl",
         help=f"preset name ({', '.join(available_presets())}) or path to a .toml",
     )
-    p.add_argument("--method", default="svi", help="inference method (svi)")
+    p.add_argument(
+        "--method",
+        default="svi",
+        help="svi (fast, approximate) or nuts (SVI start, then NUTS with order moves)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clusters", type=int, default=None, help="DP truncation K_max")
     p.add_argument("--types", default="", help="type overrides, e.g. smoker=binary,visits=count")
     p.add_argument("--num-steps", type=int, default=None, help="SVI steps")
     p.add_argument("--num-restarts", type=int, default=None, help="vmapped SVI restarts")
+    p.add_argument("--num-warmup", type=int, default=None, help="NUTS warm-up per chain")
+    p.add_argument("--num-samples", type=int, default=None, help="draws (SVI) or per chain (NUTS)")
+    p.add_argument("--num-chains", type=int, default=None, help="NUTS chains")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -72,7 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true")
     bench = sub.add_parser("bench", help="run the synthetic benchmark suite")
     bench.add_argument("--out", default="bench_results", help="folder for results.csv/json")
-    bench.add_argument("--suite", default="quick", help="quick, full or speed")
+    bench.add_argument(
+        "--suite",
+        default="quick",
+        help="quick, full, speed; exact, calibration, nuts-speed (posterior suites)",
+    )
     bench.add_argument("--repeats", type=int, default=1)
     bench.add_argument("--no-baselines", action="store_true")
     return parser
@@ -92,9 +103,24 @@ def write_outputs(result, out: Path, extra: dict) -> None:
     members.index.name = "row"
     members.to_csv(out / "memberships.csv")
     result.effects().to_csv(out / "effects.csv", index=False)
-    (out / "identifiability.json").write_text(json.dumps(result.identifiability(), indent=2))
-    (out / "summary.json").write_text(json.dumps(_summary_json(result, extra), indent=2))
+    (out / "identifiability.json").write_text(_json(result.identifiability()))
+    (out / "summary.json").write_text(_json(_summary_json(result, extra)))
     result.save(out / "posterior.nc")
+
+
+def _json(value) -> str:
+    """Strict JSON: a non-finite number (an infinite R-hat, say) is written as null."""
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v
+
+    return json.dumps(clean(value), indent=2, allow_nan=False)
 
 
 def _summary_json(result, extra: dict) -> dict:
@@ -110,6 +136,7 @@ def _summary_json(result, extra: dict) -> dict:
             "restart_weights": restarts["weight"].values.tolist(),
         },
         "timings": result.meta["timings"],
+        "convergence": result.convergence(),
         "n_clusters": len(result.occupied_clusters()),
         "n_clusters_posterior": {str(k): float(p) for k, p in k_post.items()},
         "cluster_sizes": {
@@ -143,6 +170,9 @@ def _cmd_fit(args) -> int:
         max_clusters=args.max_clusters,
         num_steps=args.num_steps,
         num_restarts=args.num_restarts,
+        num_warmup=args.num_warmup,
+        num_samples=args.num_samples,
+        num_chains=args.num_chains,
         progress=False if args.quiet else None,
     )
     out = Path(args.out)

@@ -1,9 +1,10 @@
 """Configuration: frozen dataclasses and declarative TOML presets.
 
-A preset is a TOML file with an optional ``description`` and the tables ``[model]`` and
-``[svi]``. Every key is optional and overrides the dataclass default; an unknown table or key
-is an error that names it. Presets ship in the package (``bayes_hcl/models`` in the wheel,
-``models/`` in a source checkout) and load by name, or from any path ending in ``.toml``.
+A preset is a TOML file with an optional ``description`` and the tables ``[model]``,
+``[svi]`` and ``[nuts]``. Every key is optional and overrides the dataclass default; an
+unknown table or key is an error that names it. Presets ship in the package
+(``bayes_hcl/models`` in the wheel, ``models/`` in a source checkout) and load by name, or
+from any path ending in ``.toml``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ModelConfig",
+    "NUTSConfig",
     "SVIConfig",
     "available_presets",
     "load_config",
@@ -109,13 +111,43 @@ class SVIConfig:
 
 
 @dataclass(frozen=True)
+class NUTSConfig:
+    """Settings of the NUTS sampler (``method="nuts"``).
+
+    ``order_moves`` Metropolis proposals on the causal order follow every NUTS transition
+    (0: five per node); ``extra_clusters`` empty clusters are kept beyond those the SVI
+    initialisation occupies, so the sampler can still open a new cluster.
+    """
+
+    num_warmup: int = 500
+    num_samples: int = 500
+    num_chains: int = 4
+    target_accept_prob: float = 0.8
+    max_tree_depth: int = 8
+    order_moves: int = 0
+    extra_clusters: int = 1
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "nuts", exclude=("order_moves", "extra_clusters"))
+        for key in ("order_moves", "extra_clusters"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"nuts.{key} must be a non-negative integer, got {value!r}")
+        if not 0 < self.target_accept_prob < 1:
+            raise ConfigError("nuts.target_accept_prob must lie in (0, 1)")
+        if not 1 <= self.max_tree_depth <= 12:
+            raise ConfigError("nuts.max_tree_depth must lie in 1..12")
+
+
+@dataclass(frozen=True)
 class Config:
-    """A complete configuration: the preset's name, the model and the SVI settings."""
+    """A complete configuration: the preset's name, the model, SVI and NUTS settings."""
 
     name: str = "hcl"
     description: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     svi: SVIConfig = field(default_factory=SVIConfig)
+    nuts: NUTSConfig = field(default_factory=NUTSConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a nested, TOML/JSON-compatible dictionary."""
@@ -194,11 +226,11 @@ def _section(cls: type, values: Mapping[str, Any], section: str, source: str) ->
 
 
 def _build(data: Mapping[str, Any], name: str, source: str) -> Config:
-    allowed = {"name", "description", "model", "svi"}
+    allowed = {"name", "description", "model", "svi", "nuts"}
     for key in data:
         if key not in allowed:
             raise ConfigError(f"unknown key {key!r} in {source}; valid keys: {sorted(allowed)}")
-    for key in ("model", "svi"):
+    for key in ("model", "svi", "nuts"):
         if not isinstance(data.get(key, {}), Mapping):
             raise ConfigError(f"{key!r} in {source} must be a table")
     return Config(
@@ -206,6 +238,7 @@ def _build(data: Mapping[str, Any], name: str, source: str) -> Config:
         description=str(data.get("description", "")),
         model=_section(ModelConfig, data.get("model", {}), "model", source),
         svi=_section(SVIConfig, data.get("svi", {}), "svi", source),
+        nuts=_section(NUTSConfig, data.get("nuts", {}), "nuts", source),
     )
 
 
@@ -214,6 +247,7 @@ def load_config(
     *,
     model_overrides: Mapping[str, Any] | None = None,
     svi_overrides: Mapping[str, Any] | None = None,
+    nuts_overrides: Mapping[str, Any] | None = None,
 ) -> Config:
     """Load a preset by name or path and apply overrides.
 
@@ -222,8 +256,8 @@ def load_config(
     model : str, path or Config
         A preset name (see :func:`available_presets`), a path to a ``.toml`` file, or a
         ready :class:`Config`.
-    model_overrides, svi_overrides : mapping, optional
-        Keys of ``[model]`` / ``[svi]`` to override, e.g. ``{"max_clusters": 4}``.
+    model_overrides, svi_overrides, nuts_overrides : mapping, optional
+        Keys of ``[model]`` / ``[svi]`` / ``[nuts]`` to override, e.g. ``{"max_clusters": 4}``.
 
     Returns
     -------
@@ -243,5 +277,6 @@ def load_config(
     merged = dict(base)
     merged["model"] = {**base.get("model", {}), **(model_overrides or {})}
     merged["svi"] = {**base.get("svi", {}), **(svi_overrides or {})}
+    merged["nuts"] = {**base.get("nuts", {}), **(nuts_overrides or {})}
     merged.pop("name", None)
     return _build(merged, name=name, source=f"preset {name!r}")

@@ -38,6 +38,7 @@ __all__ = [
     "mixed_order_mask",
     "noise_mixture",
     "order_mask",
+    "ordered_model",
     "stick_breaking_log_weights",
     "straight_through_mask",
 ]
@@ -372,6 +373,8 @@ def hcl_model(
 ):
     """DP mixture of linear SEMs sharing a causal order, with spike-and-slab edges.
 
+    The causal order is relaxed to node potentials ``phi`` with a soft mask (for SVI).
+
     Parameters
     ----------
     y, x, offset
@@ -390,33 +393,69 @@ def hcl_model(
     subsample_size : int, optional
         Minibatch size of the observation plate.
     """
+
+    def soft_order(d):
+        phi = numpyro.sample("phi", dist.Normal(0.0, 1.0).expand([d]).to_event(1))
+        if straight_through:
+            return straight_through_mask(phi, temperature), None
+        return mixed_order_mask(phi, temperature, types), phi
+
+    _linear_sem(y, x, offset, active, soft_order, types, config, subsample_size)
+
+
+def ordered_model(y, x, offset, rank, *, types: tuple[int, ...], config: ModelConfig):
+    """The model of :func:`hcl_model` given the causal order as node ranks (for NUTS).
+
+    ``rank`` is a permutation of ``0..d-1``; edges follow it exactly (a DAG in every cluster),
+    so no Jacobian is needed. Its prior, uniform over orders, is the order prior that
+    ``phi ~ Normal(0, 1)`` induces in :func:`hcl_model`; it is constant and left out, and the
+    sampler moves ``rank`` by Metropolis steps (:mod:`bayes_hcl.nuts`).
+    """
+    mask = hard_order_mask(rank)
+    _linear_sem(y, x, offset, None, lambda d: (mask, None), types, config, masked_prior=True)
+
+
+def _masked_weight_correction(w, prior_w: SpikeAndSlab, mask, spike_scale: float):
+    """Log density change that gives every edge the order forbids a ``Normal(0, spike)`` law.
+
+    Such a weight never meets the data, so any proper law for it leaves the posterior of
+    everything else unchanged; a plain Gaussian instead of the spike-and-slab mixture spares
+    NUTS hundreds of dimensions with a two-scale (funnel-like) geometry.
+    """
+    aux = dist.Normal(0.0, spike_scale).log_prob(w) - prior_w.log_prob(w)
+    return jnp.sum(jnp.where(mask > 0, 0.0, aux))
+
+
+def _linear_sem(
+    y,
+    x,
+    offset,
+    active,
+    order_fn,
+    types,
+    config: ModelConfig,
+    subsample_size=None,
+    masked_prior: bool = False,
+):
+    """Sites and likelihood shared by both forms of the model; ``order_fn(d)`` gives the
+    edge mask and, for a soft mask, the node potentials whose cyclic Jacobian it needs."""
     n, d = y.shape
     k = config.max_clusters
     log_pi = masked_log_weights(_cluster_log_weights(config), active)
-    phi = numpyro.sample("phi", dist.Normal(0.0, 1.0).expand([d]).to_event(1))
+    mask, phi = order_fn(d)
     a, b = _edge_prior(config, d)
     rho = numpyro.sample("rho", dist.Beta(a, b).expand([d, d]).to_event(2))
     mu = numpyro.sample("mu", dist.Normal(0.0, config.mechanism_scale).expand([d, d]).to_event(2))
     prior_w = SpikeAndSlab(rho, mu, config.spike_scale, config.slab_scale)
     w = numpyro.sample("W", prior_w.expand([k, d, d]).to_event(3))
+    if masked_prior:
+        numpyro.factor("masked_W", _masked_weight_correction(w, prior_w, mask, config.spike_scale))
     intercepts, noise = _cluster_shifts(config, k, d)
     noise_shape = _noise_shape(config, d)
-    if straight_through:
-        mask = straight_through_mask(phi, temperature)
-    else:
-        mask = mixed_order_mask(phi, temperature, types)
     weights = w * mask
     with numpyro.plate("obs", n, subsample_size=subsample_size) as idx:
         comp = component_loglik(
-            y[idx],
-            x[idx],
-            types,
-            offset,
-            weights,
-            intercepts,
-            noise,
-            None if straight_through else phi,
-            noise_shape,
+            y[idx], x[idx], types, offset, weights, intercepts, noise, phi, noise_shape
         )
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from functools import cached_property
 from typing import Any
 
@@ -21,12 +20,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-with warnings.catch_warnings():
-    # ArviZ 0.x announces its 1.0 refactor with a FutureWarning on every import
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
-
-from . import diagnostics, summary
+from . import arviz_io, diagnostics, summary
+from . import convergence as convergence_
 from .config import Config
 from .data import PreparedData
 
@@ -56,53 +51,58 @@ _DIMS = {
 }
 
 
-def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]) -> az.InferenceData:
-    """Assemble the InferenceData of a fit (draws get a leading chain axis of length 1)."""
-    draws = fit.draws
-    posterior = {k: v[None] for k, v in draws.items() if k in _DIMS}
-    posterior["membership"] = posterior["membership"].astype(np.float32)
-    n_clusters = draws["log_weights"].shape[-1]
-    coords = {
-        "cluster": np.arange(n_clusters),
-        "node": list(data.columns),
-        "parent": list(data.columns),
-        "obs": np.arange(data.n),
-        "restart": np.arange(len(fit.restart_elbo)),
-        "step": np.arange(fit.elbo_history.shape[1]),
-    }
-    if "noise_weights" in draws:
-        coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
-    restarts = xr.Dataset(
+def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
+    """Per restart (SVI) or per chain (NUTS): trace, score, order, partition, inclusion."""
+    summary_ = fit.restart_summary
+    return xr.Dataset(
         {
             "elbo_history": (("restart", "step"), fit.elbo_history),
             "final_elbo": (("restart",), fit.restart_elbo),
-            "score": (("restart",), fit.restart_summary["score"]),
+            "score": (("restart",), summary_["score"]),
             "weight": (("restart",), fit.restart_weights),
-            "order": (("restart", "node"), fit.restart_summary["order"]),
-            "partition": (("restart", "obs"), fit.restart_summary["partition"]),
-            "inclusion": (
-                ("restart", "cluster", "parent", "node"),
-                fit.restart_summary["inclusion"],
-            ),
+            "order": (("restart", "node"), summary_["order"]),
+            "partition": (("restart", "obs"), summary_["partition"]),
+            "inclusion": (("restart", "cluster", "parent", "node"), summary_["inclusion"]),
         },
-        coords={k: coords[k] for k in ("restart", "step", "node", "parent", "obs", "cluster")},
+        coords={
+            "restart": np.arange(len(fit.restart_elbo)),
+            "step": np.arange(fit.elbo_history.shape[1]),
+            **{k: coords[k] for k in ("node", "parent", "obs", "cluster")},
+        },
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        idata = az.from_dict(
-            posterior=posterior,
-            log_likelihood={"obs_loglik": draws["log_lik"][None]},
-            sample_stats={"restart": fit.draw_restart[None]},
-            observed_data={"y": data.y},
-            constant_data={"x": data.x},
-            coords=coords,
-            dims={**_DIMS, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
-        )
-        idata.add_groups({"restarts": restarts})
-    idata.posterior.attrs.update(
-        {k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()}
+
+
+def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
+    """Assemble the ArviZ data of a fit.
+
+    An SVI fit's draws get a chain axis of length 1 and ``sample_stats.restart`` (the restart
+    each draw came from); a NUTS fit keeps its chains and NUTS's statistics. The ``restarts``
+    group holds one entry per SVI restart or per NUTS chain.
+    """
+    chained = hasattr(fit, "sample_stats")
+    draws = fit.draws if chained else {k: v[None] for k, v in fit.draws.items()}
+    stats = fit.sample_stats if chained else {"restart": fit.draw_restart[None]}
+    posterior = {k: v for k, v in draws.items() if k in _DIMS}
+    posterior["membership"] = posterior["membership"].astype(np.float32)
+    coords = {
+        "cluster": np.arange(draws["log_weights"].shape[-1]),
+        "node": list(data.columns),
+        "parent": list(data.columns),
+        "obs": np.arange(data.n),
+    }
+    if "noise_weights" in draws:
+        coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
+    return arviz_io.from_arrays(
+        posterior=posterior,
+        log_likelihood={"obs_loglik": draws["log_lik"]},
+        sample_stats=stats,
+        observed_data={"y": data.y},
+        constant_data={"x": data.x},
+        coords=coords,
+        dims={**_DIMS, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
+        extra_groups={"restarts": _restarts_group(fit, coords)},
+        attrs={k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()},
     )
-    return idata
 
 
 class HCLResult:
@@ -110,11 +110,11 @@ class HCLResult:
 
     Parameters
     ----------
-    idata : arviz.InferenceData
+    idata : arviz.InferenceData or xarray.DataTree
         As built by :func:`build_inference_data` (or read by :func:`load_result`).
     """
 
-    def __init__(self, idata: az.InferenceData):
+    def __init__(self, idata):
         self.idata = idata
         attrs = idata.posterior.attrs
         self.meta: dict[str, Any] = {k: _maybe_json(v) for k, v in attrs.items()}
@@ -356,26 +356,67 @@ class HCLResult:
             "noise_components": self.config.model.noise_components,
         }
 
+    def convergence(self) -> dict[str, Any]:
+        """Convergence of the chains on label-invariant quantities (see
+        :mod:`bayes_hcl.convergence`): R-hat, bulk/tail ESS, divergences, warnings.
+
+        An SVI fit has no chains: the report says so and points to the agreement of its
+        restarts in :meth:`identifiability`.
+        """
+        return self._convergence[0]
+
+    @cached_property
+    def _convergence(self) -> tuple[dict[str, Any], np.ndarray | None]:
+        if self.method != "nuts":
+            note = (
+                "SVI has no chains: R-hat and ESS do not apply; the agreement of independent "
+                "restarts is in identifiability()['agreement']"
+            )
+            return {"method": self.method, "converged": None, "note": note, "warnings": []}, None
+        post = self.idata.posterior
+        chains, draws = post.sizes["chain"], post.sizes["draw"]
+        k = post.sizes["cluster"]
+        report, table = convergence_.convergence_report(
+            self.idata.log_likelihood["obs_loglik"].values,
+            post["membership"].values,
+            post["inclusion"].values,
+            self._occupied.reshape(chains, draws, k),
+            self.clusters(),
+            self.columns,
+            {name: self.idata.sample_stats[name].values for name in ("diverging", "tree_size")},
+            self.config.nuts.max_tree_depth,
+        )
+        return {"method": self.method, **report}, table
+
     def summary(self, min_probability: float = 0.05) -> pd.DataFrame:
         """One row per candidate edge: pooled and per-cluster probabilities, universality,
-        and the identifiability status."""
+        the identifiability status and, for NUTS, R-hat and bulk ESS of the pooled edge
+        probability (NaN for SVI)."""
         table = self._with_cluster_columns(self._universality(min_probability))
         status = {(e["cause"], e["effect"]): e["status"] for e in self.identifiability()["edges"]}
         table["status"] = [
             status.get((c, e), status.get((e, c), "not supported"))
             for c, e in zip(table.cause, table.effect, strict=True)
         ]
+        conv = self._convergence[1]
+        idx = {c: i for i, c in enumerate(self.columns)}
+        rows = [(idx[c], idx[e]) for c, e in zip(table.cause, table.effect, strict=True)]
+        for col, name in ((0, "rhat"), (1, "ess_bulk")):
+            table[name] = [np.nan if conv is None else conv[i, j, col] for i, j in rows]
         return table.rename(columns={"p_any": "p_pooled"})
 
-    def to_arviz(self) -> az.InferenceData:
-        """The posterior as ArviZ InferenceData (dims chain, draw, cluster, node, parent, obs)."""
+    def to_arviz(self):
+        """The posterior as ArviZ data: ``InferenceData`` (ArviZ 0.x) or ``DataTree`` (1.x).
+
+        Dimensions ``chain, draw, cluster, node, parent, obs``; groups ``posterior``,
+        ``log_likelihood``, ``sample_stats``, ``observed_data``, ``constant_data`` and
+        ``restarts``; attributes record the package version, seed, method and config.
+        """
         return self.idata
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the posterior and all metadata to a netCDF file (lossless)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            self.idata.to_netcdf(str(path))
+        arviz_io.write_netcdf(self.idata, path)
 
     def __repr__(self) -> str:
         k = self.n_clusters()
@@ -399,8 +440,4 @@ def load_result(path: str | os.PathLike) -> HCLResult:
     """Read a result written by :meth:`HCLResult.save`."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no result file at {str(path)!r}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        idata = az.from_netcdf(str(path))
-    idata.load() if hasattr(idata, "load") else None
-    return HCLResult(idata)
+    return HCLResult(arviz_io.read_netcdf(path))

@@ -23,7 +23,13 @@ def test_gaussian_preset_treats_every_column_as_continuous():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"method": "nuts"}, "method 'nuts' is not available"), ({"seed": -1}, "seed must be")],
+    [
+        ({"method": "mcmc"}, "method 'mcmc' is not available"),
+        ({"seed": -1}, "seed must be"),
+        ({"num_warmup": 10}, "num_warmup apply to method='nuts' only"),
+        ({"method": "nuts", "num_chains": 0}, "num_chains must be a positive integer"),
+        ({"model_options": {"max_clusters": 0}}, "max_clusters"),
+    ],
 )
 def test_bad_options_are_config_errors(kwargs, match):
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=list("abc"))

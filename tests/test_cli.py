@@ -121,7 +121,8 @@ def _bad_inputs(folder: Path) -> list[tuple[str, list[str], str]]:
     out.append(("preset-key", [str(good_path), "--model", str(preset)], "max_clustrs"))
     out.append(("preset-name", [str(good_path), "--model", "nonesuch"], "nonesuch"))
     out.append(("types", [str(good_path), "--types", "a=ordinal"], "ordinal"))
-    out.append(("method", [str(good_path), "--method", "nuts"], "nuts"))
+    out.append(("method", [str(good_path), "--method", "gibbs"], "gibbs"))
+    out.append(("chains", [str(good_path), "--method", "nuts", "--num-chains", "0"], "num_chains"))
     return out
 
 
@@ -157,3 +158,33 @@ def test_demo_runs_and_compares_with_truth():
     assert proc.returncode == 0, proc.stderr
     assert "adjusted Rand index vs truth" in proc.stdout
     assert "pooled graph vs truth" in proc.stdout
+
+
+def test_fit_by_nuts_writes_convergence(fitted_dir):
+    out = fitted_dir / "nuts"
+    proc = run_cli(
+        "fit",
+        str(fitted_dir / "data.csv"),
+        "--out",
+        str(out),
+        "--method",
+        "nuts",
+        "--max-clusters",
+        "3",
+        "--num-steps",
+        "400",
+        "--num-warmup",
+        "60",
+        "--num-samples",
+        "60",
+        "--num-chains",
+        "2",
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    conv = summary["convergence"]
+    assert summary["method"] == "nuts" and conv["num_chains"] == 2 and conv["num_draws"] == 60
+    assert {"log_likelihood", "n_clusters", "partition_ari"} == set(conv["quantities"])
+    assert summary["config"]["nuts"]["num_warmup"] == 60
+    result = bh.load_result(out / "posterior.nc")
+    assert result.method == "nuts" and result.to_arviz().posterior.sizes["chain"] == 2
