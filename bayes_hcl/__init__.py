@@ -7,6 +7,7 @@ variables the hidden cluster shifts, all with posterior uncertainty.
 
 from .api import fit, load_result, versions
 from .config import Config, ConfigError, available_presets, load_config
+from .convergence import ConvergenceWarning
 from .data import DataError, describe_types, prepare
 from .results import HCLResult
 from .simulate import simulate
@@ -14,6 +15,7 @@ from .simulate import simulate
 __all__ = [
     "Config",
     "ConfigError",
+    "ConvergenceWarning",
     "DataError",
     "HCLResult",
     "available_presets",

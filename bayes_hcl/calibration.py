@@ -23,6 +23,7 @@ from .config import Config, load_config
 from .data import PreparedData
 
 __all__ = [
+    "chain_data",
     "draw_from_prior",
     "expected_calibration_error",
     "reliability_table",
@@ -167,7 +168,9 @@ def run_calibration(
     return pd.concat(tables, ignore_index=True), figures
 
 
-def _chain_data(d: int, n: int, seed: int) -> PreparedData:
+def chain_data(d: int, n: int = 100, seed: int = 0) -> PreparedData:
+    """A standardised linear-Gaussian chain X0 -> X1 -> ... (plus X1 -> X3 when d = 4): the
+    one-cluster data of the exact check."""
     from .data import prepare
 
     rng = np.random.default_rng(seed)
@@ -192,7 +195,7 @@ def run_exact(seeds: tuple[int, ...] = (0, 1, 2), n: int = 100) -> pd.DataFrame:
     rows = []
     for d in (3, 4):
         for seed in seeds:
-            data = _chain_data(d, n, seed)
+            data = chain_data(d, n, seed)
             truth = exact_edge_probabilities(data.y, config.model)
             start = time.perf_counter()
             nuts, svi = _fit_probabilities(data, config, seed)
