@@ -62,7 +62,7 @@ def test_nuts_edge_probabilities_match_the_exact_posterior(d):
     fit = fit_nuts(data, config, seed=0, progress=False)
     nuts = fit.draws["inclusion"][:, :, 0].mean((0, 1))
     svi = fit.svi.draws["inclusion"][:, 0].mean(0)
-    # measured on this seed: d = 3: NUTS 0.008, SVI 0.27; d = 4: NUTS 0.03, SVI 0.23
+    # measured on this seed: d = 3: NUTS 0.008, SVI 0.27; d = 4: NUTS 0.017, SVI 0.47
     assert np.abs(nuts - truth).max() <= 0.05
     assert np.abs(svi - truth).max() > np.abs(nuts - truth).max()
     assert fit.sample_stats["diverging"].sum() == 0
