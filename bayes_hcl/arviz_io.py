@@ -5,7 +5,8 @@ install ArviZ 1.x, whose container is xarray's ``DataTree``. Both expose the gro
 attributes (``data.posterior``) and by key (``data["restarts"]``), so the rest of the package
 only uses that common surface and the helpers here. Convergence statistics (R-hat, bulk and
 tail ESS) come from ArviZ and fall back to NumPyro's split R-hat and ESS if ArviZ's array
-interface is not available.
+interface is not available. ArviZ computes them element by element (about 2 ms per element
+for 4 × 500 draws), so R-hat of every pooled edge costs 0.2 s at d = 10 and 1.9 s at d = 30.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ with warnings.catch_warnings():
 
 __all__ = [
     "ARVIZ_MAJOR",
-    "ess",
+    "ess_array",
     "from_arrays",
     "read_netcdf",
-    "rhat",
+    "rhat_array",
     "write_netcdf",
 ]
 
@@ -100,17 +101,30 @@ def _numpyro_diagnostics(x: np.ndarray, kind: str) -> float:
     return float(effective_sample_size(x))
 
 
-def rhat(x: np.ndarray) -> float:
-    """Rank-normalised split R-hat of one quantity ``(chain, draw)``."""
-    try:
-        return float(az.rhat(np.asarray(x, dtype=float)))
-    except (TypeError, ValueError, AttributeError):
-        return _numpyro_diagnostics(np.asarray(x, dtype=float), "rhat")
+def _per_element(x: np.ndarray, fn, **kwargs) -> np.ndarray:
+    """Apply an ArviZ diagnostic to every trailing element of ``x`` ``(chain, draw, ...)`` in
+    one call (ArviZ vectorises over the dimensions of a Dataset)."""
+    x = np.asarray(x, dtype=float)
+    extra = [f"dim_{i}" for i in range(x.ndim - 2)]
+    data = xr.Dataset({"x": (("chain", "draw", *extra), x)})
+    return np.asarray(fn(data, **kwargs)["x"].values, dtype=float)
 
 
-def ess(x: np.ndarray, method: str = "bulk") -> float:
-    """Bulk or tail effective sample size of one quantity ``(chain, draw)``."""
+def rhat_array(x: np.ndarray) -> np.ndarray:
+    """Rank-normalised split R-hat of every trailing element of ``x`` ``(chain, draw, ...)``."""
     try:
-        return float(az.ess(np.asarray(x, dtype=float), method=method))
+        return _per_element(x, az.rhat)
     except (TypeError, ValueError, AttributeError):
-        return _numpyro_diagnostics(np.asarray(x, dtype=float), "ess")
+        flat = x.reshape(*x.shape[:2], -1)
+        out = [_numpyro_diagnostics(flat[..., i], "rhat") for i in range(flat.shape[-1])]
+        return np.array(out).reshape(x.shape[2:])
+
+
+def ess_array(x: np.ndarray, method: str = "bulk") -> np.ndarray:
+    """Bulk or tail ESS of every trailing element of ``x`` ``(chain, draw, ...)``."""
+    try:
+        return _per_element(x, az.ess, method=method)
+    except (TypeError, ValueError, AttributeError):
+        flat = x.reshape(*x.shape[:2], -1)
+        out = [_numpyro_diagnostics(flat[..., i], "ess") for i in range(flat.shape[-1])]
+        return np.array(out).reshape(x.shape[2:])

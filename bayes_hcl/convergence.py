@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .arviz_io import ess, rhat
+from .arviz_io import ess_array, rhat_array
 from .metrics import adjusted_rand_index
 
 __all__ = ["RHAT_LIMIT", "ConvergenceWarning", "convergence_report", "draw_pooled_edges"]
@@ -34,23 +34,32 @@ def draw_pooled_edges(inclusion: np.ndarray, occupied: np.ndarray) -> np.ndarray
     return 1.0 - absent.prod(axis=-3)
 
 
-def _stats(x: np.ndarray) -> dict[str, float]:
-    if np.ptp(x) == 0:  # a constant quantity has nothing left to mix
-        return {"rhat": 1.0, "ess_bulk": float(x.size), "ess_tail": float(x.size)}
-    if np.all(np.ptp(x, axis=1) == 0):  # every chain stuck at its own value
-        return {"rhat": float("inf"), "ess_bulk": float(x.shape[0]), "ess_tail": float(x.shape[0])}
+def _stats_array(x: np.ndarray) -> np.ndarray:
+    """R-hat, bulk and tail ESS ``(..., 3)`` of every trailing element of ``x`` ``(C, S, ...)``.
+
+    A quantity constant over all draws has nothing left to mix (R-hat 1, ESS = draws); one
+    where every chain is stuck at its own constant gets R-hat infinite.
+    """
+    x = np.asarray(x, dtype=float)
+    size, chains = x.shape[0] * x.shape[1], x.shape[0]
+    spread = np.ptp(x, axis=(0, 1))
+    stuck = np.all(np.ptp(x, axis=1) == 0, axis=0) & (spread > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"rhat": rhat(x), "ess_bulk": ess(x, "bulk"), "ess_tail": ess(x, "tail")}
+        out = np.stack([rhat_array(x), ess_array(x, "bulk"), ess_array(x, "tail")], axis=-1)
+    out[spread == 0] = (1.0, size, size)
+    out[stuck] = (np.inf, chains, chains)
+    return out
+
+
+def _stats(x: np.ndarray) -> dict[str, float]:
+    r, bulk, tail = _stats_array(x)
+    return {"rhat": float(r), "ess_bulk": float(bulk), "ess_tail": float(tail)}
 
 
 def _edge_stats(pooled: np.ndarray, columns: list[str]) -> tuple[dict[str, Any], np.ndarray]:
     d = pooled.shape[-1]
-    table = np.full((d, d, 3), np.nan)
-    for i in range(d):
-        for j in range(d):
-            if i != j:
-                s = _stats(pooled[:, :, i, j])
-                table[i, j] = s["rhat"], s["ess_bulk"], s["ess_tail"]
+    table = _stats_array(pooled)
+    table[np.eye(d, dtype=bool)] = np.nan
     worst = np.unravel_index(np.nanargmax(table[..., 0]), (d, d)) if d > 1 else (0, 0)
     out = {
         "rhat_max": float(np.nanmax(table[..., 0])) if d > 1 else 1.0,
