@@ -9,6 +9,7 @@ from .api import fit, load_result, versions
 from .config import Config, ConfigError, available_presets, load_config
 from .convergence import ConvergenceWarning
 from .data import DataError, describe_types, prepare
+from .identifiability import IdentifiabilityReport
 from .results import HCLResult
 from .simulate import simulate
 
@@ -18,6 +19,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "HCLResult",
+    "IdentifiabilityReport",
     "available_presets",
     "describe_types",
     "fit",

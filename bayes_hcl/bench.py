@@ -36,7 +36,15 @@ from . import metrics
 from .diagnostics import cpdag_adjacency
 from .simulate import SimulatedData, simulate
 
-__all__ = ["SETTINGS", "Setting", "run_bench", "run_setting", "run_speed"]
+__all__ = [
+    "SETTINGS",
+    "Setting",
+    "identified_scores",
+    "run_bench",
+    "run_identifiability",
+    "run_setting",
+    "run_speed",
+]
 
 
 @dataclass(frozen=True)
@@ -129,9 +137,77 @@ def _run_bayes_hcl(sim: SimulatedData, seed: int, preset: str = "hcl") -> dict:
     cpdag = cpdag_adjacency(pooled, result.identifiability(), list(sim.data.columns))
     out["f1_cpdag"] = metrics.edge_scores(sim.pooled_adjacency, cpdag)["f1"]
     out["p_k_true"] = float(result.n_clusters().get(sim.adjacency.shape[0], 0.0))
+    out.update(identified_scores(sim, result.identifiability()))
     timings = result.meta["timings"]
     out.update(compile_s=timings["compile_s"], steps_per_s=timings["steps_per_s"])
     return out
+
+
+def identified_scores(sim: SimulatedData, report) -> dict[str, Any]:
+    """How the edges the report calls ``identified`` compare with the true pooled graph.
+
+    ``ident_correct``: the true graph has the edge in the stated direction;
+    ``ident_reversed``: it has it the other way; ``ident_absent``: the pair is not adjacent
+    in any cluster. Also the count per status, the reasons used and the heterogeneity
+    verdict.
+    """
+    truth = sim.pooled_adjacency
+    index = {name: k for k, name in enumerate(sim.data.columns)}
+    out = {"ident_correct": 0, "ident_reversed": 0, "ident_absent": 0}
+    reasons: dict[str, int] = {}
+    for entry in report["edges"]:
+        if entry["status"] != "identified":
+            continue
+        i, j = index[entry["cause"]], index[entry["effect"]]
+        key = "correct" if truth[i, j] else "reversed" if truth[j, i] else "absent"
+        out[f"ident_{key}"] += 1
+        reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+    counts = report.counts
+    out.update(
+        n_identified=counts["identified"],
+        n_ambiguous=counts["orientation ambiguous"],
+        n_true_adjacent=int(np.triu(truth | truth.T).sum()),
+        reasons=";".join(f"{k}:{v}" for k, v in sorted(reasons.items())),
+        heterogeneity=report["clusters"]["heterogeneity"],
+    )
+    return out
+
+
+def run_identifiability(repeats: int = 3, log: Callable[[str], None] | None = None) -> tuple:
+    """The full suite's settings (bayes_hcl only): are the identified orientations right?
+
+    Returns the per-fit rows and a summary: over all fits, the fraction of identified edges
+    that are true edges in the stated direction (``precision``) and, among identified edges
+    that are true adjacencies, the fraction oriented correctly (``orientation_accuracy``).
+    """
+    rows = []
+    for setting in SETTINGS["full"]:
+        for seed in range(repeats):
+            for row in run_setting(setting, seed, baselines=False):
+                rows.append(row)
+                if log:
+                    log(
+                        f"{row['setting']:<24} seed {seed} {row['method']:<20} identified "
+                        f"{row['n_identified']:>2} (correct {row['ident_correct']}, reversed "
+                        f"{row['ident_reversed']}, absent {row['ident_absent']}) of "
+                        f"{row['n_true_adjacent']} true; {row['heterogeneity']}"
+                    )
+    raw = pd.DataFrame(rows)
+    total = raw[["ident_correct", "ident_reversed", "ident_absent"]].sum()
+    called = int(total.sum())
+    summary = {
+        "fits": len(raw),
+        "identified": called,
+        "correct": int(total.ident_correct),
+        "reversed": int(total.ident_reversed),
+        "absent": int(total.ident_absent),
+        "precision": float(total.ident_correct / called) if called else float("nan"),
+        "orientation_accuracy": float(
+            total.ident_correct / max(1, total.ident_correct + total.ident_reversed)
+        ),
+        "true_adjacencies": int(raw.n_true_adjacent.sum()),
+    }
+    return raw, summary
 
 
 def _run_baseline(name: str, sim: SimulatedData, seed: int) -> dict:
@@ -242,8 +318,10 @@ def run_bench(
 
     Parameters
     ----------
-    suite : {"quick", "full", "speed", "exact", "calibration", "nuts-speed"}
-        Which list of :data:`SETTINGS`, or ``"speed"`` for :func:`run_speed` (n = 2000,
+    suite : {"quick", "full", "speed", "identifiability", "exact", "calibration", "nuts-speed"}
+        Which list of :data:`SETTINGS`, ``"identifiability"`` for
+        :func:`run_identifiability` (the full settings, bayes_hcl only, scored on the
+        orientations the report calls identified), or ``"speed"`` for :func:`run_speed` (n = 2000,
         d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits), or
         one of the posterior suites of :mod:`bayes_hcl.calibration` (``repeats``: seeds for
         ``exact`` and ``nuts-speed``; for ``calibration`` datasets = 50 x ``repeats``).
@@ -258,6 +336,14 @@ def run_bench(
     """
     if suite in POSTERIOR_SUITES:
         return _run_posterior_suite(suite, out, repeats, log or print)
+    if suite == "identifiability":
+        raw, totals = run_identifiability(max(repeats, 1), log)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            raw.to_csv(out / "identifiability.csv", index=False)
+            (out / "identifiability.json").write_text(json.dumps(totals, indent=2))
+        (log or print)(json.dumps(totals))
+        return raw
     if suite == "speed":
         table = run_speed(repeats=max(repeats, 3))
         if out is not None:
@@ -265,7 +351,7 @@ def run_bench(
             table.to_csv(out / "speed.csv", index=False)
         return table
     if suite not in SETTINGS:
-        choices = sorted([*SETTINGS, "speed", *POSTERIOR_SUITES])
+        choices = sorted([*SETTINGS, "speed", "identifiability", *POSTERIOR_SUITES])
         raise ValueError(f"unknown suite {suite!r}; choose one of {choices}")
     rows = []
     for setting in SETTINGS[suite]:

@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--suite",
         default="quick",
-        help="quick, full, speed; exact, calibration, nuts-speed (posterior suites)",
+        help="quick, full, speed, identifiability; exact, calibration, nuts-speed (posterior)",
     )
     bench.add_argument("--repeats", type=int, default=1)
     bench.add_argument("--no-baselines", action="store_true")
@@ -103,7 +103,7 @@ def write_outputs(result, out: Path, extra: dict) -> None:
     members.index.name = "row"
     members.to_csv(out / "memberships.csv")
     result.effects().to_csv(out / "effects.csv", index=False)
-    (out / "identifiability.json").write_text(_json(result.identifiability()))
+    (out / "identifiability.json").write_text(_json(result.identifiability().to_dict()))
     (out / "summary.json").write_text(_json(_summary_json(result, extra)))
     result.save(out / "posterior.nc")
 
@@ -181,7 +181,8 @@ def _cmd_fit(args) -> int:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         write_outputs(result, Path(tmp), extra)
         _replace_into(Path(tmp), out)
-    print(f"{result}\nwrote {out}/")
+    headline = "\n".join("  " + line for line in result.identifiability().headline())
+    print(f"{result}\nidentifiability:\n{headline}\nwrote {out}/")
     return 0
 
 

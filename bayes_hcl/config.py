@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 COUNT_LIKELIHOODS = ("poisson",)
+NOISE_FAMILIES = ("gaussian", "laplace")
 GUIDES = ("normal",)
 
 
@@ -58,15 +59,25 @@ class ModelConfig:
     count_likelihood: str = "poisson"
     force_continuous: bool = False
     noise_components: int = 1
+    noise_family: str = "gaussian"
 
     def __post_init__(self) -> None:
-        _check_positive(self, "model", exclude=("noise_loc", "force_continuous"))
+        _check_positive(self, "model", exclude=("noise_loc", "force_continuous", "noise_family"))
         if not 1 <= self.noise_components <= 8:
             raise ConfigError("model.noise_components must lie in 1..8 (1 = Gaussian noise)")
         if self.shift_prior >= 1:
             raise ConfigError("model.shift_prior must lie in (0, 1)")
         if self.spike_scale >= self.slab_scale:
             raise ConfigError("model.spike_scale must be smaller than model.slab_scale")
+        if self.noise_family not in NOISE_FAMILIES:
+            raise ConfigError(
+                f"model.noise_family {self.noise_family!r} is not one of {NOISE_FAMILIES}"
+            )
+        if self.noise_family != "gaussian" and self.noise_components > 1:
+            raise ConfigError(
+                "model.noise_family must be 'gaussian' when model.noise_components > 1 "
+                "(the mixture components are Gaussian)"
+            )
         if self.count_likelihood not in COUNT_LIKELIHOODS:
             raise ConfigError(
                 f"model.count_likelihood {self.count_likelihood!r} "

@@ -8,6 +8,7 @@ of each draw's partition with the point partition, and the pooled probability of
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,14 @@ import numpy as np
 from .arviz_io import ess_array, rhat_array
 from .metrics import adjusted_rand_index
 
-__all__ = ["RHAT_LIMIT", "ConvergenceWarning", "convergence_report", "draw_pooled_edges"]
+__all__ = [
+    "RHAT_LIMIT",
+    "ConvergenceWarning",
+    "convergence_report",
+    "draw_pooled_edges",
+    "free_run_weights",
+    "run_agreement",
+]
 
 RHAT_LIMIT = 1.05
 MIN_ESS_PER_CHAIN = 25
@@ -154,4 +162,80 @@ def _warnings(report: dict[str, Any], chains: int) -> list[str]:
             f"{report['tree_depth_saturation']:.0%} of transitions hit the maximum tree depth: "
             "mixing is slow; raise nuts.max_tree_depth or run longer"
         )
+    return out
+
+
+# -- agreement of independent runs (SVI restarts or NUTS chains) -------------------------------
+def _kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    sa, sb = np.sign(a[:, None] - a[None, :]), np.sign(b[:, None] - b[None, :])
+    iu = np.triu_indices(len(a), 1)
+    return float(np.mean(sa[iu] * sb[iu]))
+
+
+def free_run_weights(runs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Runs not forced to one cluster and their weights renormalised among themselves."""
+    free = np.flatnonzero(~runs["forced_one_cluster"])
+    w = np.asarray(runs["weights"], dtype=float)[free]
+    w = w / w.sum() if w.sum() > 0 else np.full(len(free), 1.0 / max(len(free), 1))
+    return free, w
+
+
+def _weighted_pairs(values: list[float], pairs, w_of: dict[int, float]) -> tuple:
+    """Mean over pairs of runs, plain and weighted by the product of the runs' weights."""
+    if not pairs:
+        return None, None
+    pw = np.array([w_of[a] * w_of[b] for a, b in pairs])
+    plain = float(np.mean(values))
+    weighted = float(pw @ np.asarray(values) / pw.sum()) if pw.sum() > 1e-6 else None
+    return plain, weighted
+
+
+def run_agreement(
+    runs: dict[str, Any], edges: list[dict], method: str, warnings: list[str]
+) -> dict[str, Any]:
+    """Do independent restarts (SVI) or chains (NUTS) find the same order, partition, edges?
+
+    ``runs`` holds per run ``orders`` ``(R, d)``, ``partitions`` ``(R, n)``, ``weights``,
+    ``scores`` and ``forced_one_cluster`` ``(R,)``; ``edges`` are the report's entries (their
+    ``agreement`` is averaged). Each statistic is averaged over pairs of runs plainly and
+    weighted by the product of the runs' posterior weights (ELBO weights for SVI, equal for
+    NUTS chains): a restart stuck in a local optimum that the ELBO outweighs lowers the plain
+    figure only. The verdict uses the weighted ones; when one run carries (almost) all the
+    weight it says so.
+    """
+    free, w = free_run_weights(runs)
+    w_of = dict(zip(free.tolist(), w.tolist(), strict=True))
+    pairs = list(combinations(free.tolist(), 2))
+    tau = [_kendall_tau(runs["orders"][a], runs["orders"][b]) for a, b in pairs]
+    ari = [adjusted_rand_index(runs["partitions"][a], runs["partitions"][b]) for a, b in pairs]
+    tau_plain, tau_w = _weighted_pairs(tau, pairs, w_of)
+    ari_plain, ari_w = _weighted_pairs(ari, pairs, w_of)
+    edge_agree = [e["agreement"] for e in edges if e["status"] != "not supported"]
+    kind = "chains" if method == "nuts" else "restarts"
+    scores = np.sort(np.asarray(runs["scores"], dtype=float)[free])[::-1]
+    out = {
+        "runs": kind,
+        "n_runs": len(free),
+        "n_forced_one_cluster": int(runs["forced_one_cluster"].sum()),
+        "run_weights": [float(v) for v in w],
+        "score_gap_best_two": float(scores[0] - scores[1]) if len(scores) > 1 else None,
+        "order_kendall_tau_mean": tau_plain,
+        "order_kendall_tau_weighted": tau_w,
+        "partition_ari_mean": ari_plain,
+        "partition_ari_weighted": ari_w,
+        "edge_agreement_mean": float(np.nanmean(edge_agree)) if edge_agree else None,
+    }
+    if len(free) < 2:
+        out["verdict"] = "not assessed (one run)"
+    elif ari_w is None:
+        out["verdict"] = f"one of the {kind} carries the weight (the others score far lower)"
+    else:
+        agree = ari_w >= 0.9 and (out["edge_agreement_mean"] or 1.0) >= 0.75
+        out["verdict"] = f"{kind} agree" if agree else f"{kind} disagree"
+        if not agree:
+            warnings.append(
+                f"independent {kind} disagree (weighted partition ARI {ari_w:.2f}, edge "
+                f"agreement {out['edge_agreement_mean']:.2f}): the posterior is multimodal or "
+                f"the fit has not converged; more {kind} or steps help"
+            )
     return out

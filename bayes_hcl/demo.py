@@ -76,5 +76,8 @@ def run_demo(seed: int = 0, progress: bool = True) -> str:
         f"{metrics.shd(sim.pooled_adjacency, pooled >= 0.5)}",
         f"shift targets found (p >= 0.5): {', '.join(shifts.variable) or 'none'};"
         f" true: {', '.join(sim.shift_targets) or 'none'}",
+        "",
+        "identifiability (what the data support):",
+        *("  " + line for line in result.identifiability().headline()),
     ]
     return "\n".join(out)

@@ -1,10 +1,29 @@
 """Identifiability diagnostic (DESIGN section 5): what the data can and cannot support.
 
 A report, not a proof. It combines the posterior (edge and orientation probabilities,
-memberships), agreement between independent restarts, and checks on the data (local evidence
-for each orientation, samples per cluster, residual non-Gaussianity). The top level of
-:func:`identifiability_report` is fixed: ``edges``, ``clusters``, ``agreement``,
-``conditions``, ``warnings``.
+memberships, mechanism changes), the agreement of independent restarts or chains, the model
+comparison against one population, and checks on the data (local evidence of each
+orientation, samples per cluster, residual non-Gaussianity, equal residual variances).
+:func:`identifiability_report` returns an
+:class:`~bayes_hcl.identifiability.IdentifiabilityReport` whose top level is fixed:
+``edges``, ``clusters``, ``agreement``, ``conditions``, ``interpretation``, ``warnings``.
+
+Rules (the thresholds are arguments of :func:`identifiability_report`):
+
+* an edge is ``not supported`` when ``P(i->j) + P(j->i) < 0.5``; it is ``identified`` when the
+  posterior has decided (``P(i->j) >= 0.8`` and at least 90 % of the adjacency mass), a reason
+  of :mod:`bayes_hcl.orientation` holds on the fitted graph, the data favour the edge's
+  presence and its orientation each by at least ``delta_threshold`` nats
+  (``adjacency_evidence``, ``delta_evidence``: BIC evidence within the clusters, see
+  :class:`~bayes_hcl.orientation.OrderEvidence`), and the fit is not flagged as a Gaussian
+  fit of non-Gaussian data; otherwise ``orientation ambiguous``;
+* heterogeneity is ``supported`` when more than one cluster is occupied with posterior
+  probability >= 0.5 and the best fit with several clusters beats the best one-cluster fit by
+  at least ``evidence_threshold`` nats (log Bayes factor, from the restarts' ELBOs); under a
+  Gaussian likelihood clusters are flagged ``possibly non-Gaussian noise`` when the
+  within-cluster residuals are still non-Gaussian or the clusters differ only in noise scale
+  (a scale mixture of Gaussians is a heavy-tailed law); only supported heterogeneity is used
+  as a reason to orient edges.
 """
 
 from __future__ import annotations
@@ -13,65 +32,108 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from .metrics import adjusted_rand_index
-from .summary import adjacency_with_ambiguous
+from .convergence import free_run_weights, run_agreement
+from .identifiability import IdentifiabilityReport
+from .model import CONTINUOUS
+from .order_search import DiscreteNodes, OrderSearch, cluster_moments
+from .orientation import OrderEvidence, cluster_residuals, jarque_bera, orientation_reasons
+from .summary import acyclic_edges, adjacency_with_ambiguous
 
-__all__ = [
-    "cpdag_adjacency",
-    "identifiability_report",
-    "local_orientation_evidence",
-    "residual_moments",
-]
+__all__ = ["IdentifiabilityReport", "cpdag_adjacency", "identifiability_report", "separability"]
 
 IDENTIFIED, AMBIGUOUS, UNSUPPORTED = "identified", "orientation ambiguous", "not supported"
+SUPPORTED, WEAK, NOT_SUPPORTED = "supported", "weak", "not supported"
+NON_GAUSSIAN_ARTEFACT = "possibly non-Gaussian noise"
 
 
-def _gaussian_loglik(target: np.ndarray, covariates: np.ndarray) -> float:
-    design = np.column_stack([np.ones(len(target)), covariates])
-    beta, *_ = np.linalg.lstsq(design, target, rcond=None)
-    var = max(float(np.var(target - design @ beta)), 1e-12)
-    return -0.5 * len(target) * (np.log(2.0 * np.pi * var) + 1.0)
+def identifiability_report(
+    ctx: dict[str, Any],
+    *,
+    min_mass: float = 0.1,
+    decided: float = 0.8,
+    delta_threshold: float = 2.0,
+    evidence_threshold: float = 3.0,
+    rows_per_parameter: float = 5.0,
+) -> IdentifiabilityReport:
+    """Build the identifiability report from a context of posterior summaries.
 
-
-def local_orientation_evidence(
-    x: np.ndarray, labels: np.ndarray, parents: dict[int, set[int]], cause: int, effect: int
-) -> float:
-    """Log-likelihood of ``cause -> effect`` minus that of the reversal, in nats.
-
-    Only the two local equations change: the effect loses ``cause`` as a parent and the cause
-    gains ``effect``. Each equation is refitted by least squares within every cluster of the
-    point partition (Gaussian likelihood at the MLE). Markov-equivalent orientations give 0.
+    Parameters
+    ----------
+    ctx : dict
+        Built by :meth:`bayes_hcl.results.HCLResult.identifiability`: ``columns``, ``types``;
+        ``x`` ``(n, d)`` standardised covariates, ``y`` responses, ``type_codes``;
+        ``labels`` point partition; ``resp`` ``(n, K_occ)`` memberships of the occupied
+        clusters; ``pooled`` ``(d, d)`` pooled edge probabilities; ``cluster_inclusion``
+        ``(K_occ, d, d)``; ``edge_change`` ``(d, d)`` and ``node_change`` ``(d,)``
+        mechanism-change probabilities; ``n_clusters`` (dict K -> probability);
+        ``universality`` and ``shifts`` tables; ``runs`` (per restart or chain:
+        ``calls`` ``(R, d, d)`` bool, ``orders``, ``partitions``, ``weights``, ``scores``,
+        ``forced_one_cluster``); ``evidence`` (restart scores and occupied counts, or None);
+        ``likelihood`` (name) and ``non_gaussian_likelihood`` (bool); ``method``.
+    min_mass : float
+        Pairs with ``P(i->j) + P(j->i)`` below this get no entry.
+    decided : float
+        Posterior probability of one orientation needed before it can be called identified.
+    delta_threshold : float
+        Minimum local log-evidence (nats) lost by reversing an edge called identified.
+    evidence_threshold : float
+        Minimum log Bayes factor (nats) of several clusters against one for ``supported``.
+    rows_per_parameter : float
+        Rows a cluster needs per parameter it estimates before its graph counts as determined.
     """
-    pa_e, pa_c = set(parents.get(effect, set())) | {cause}, set(parents.get(cause, set()))
-    delta = 0.0
-    for k in np.unique(labels):
-        rows = x[labels == k]
-        if len(rows) < 3:
-            continue
-        fwd = _gaussian_loglik(rows[:, effect], rows[:, sorted(pa_e)])
-        fwd += _gaussian_loglik(rows[:, cause], rows[:, sorted(pa_c)])
-        rev = _gaussian_loglik(rows[:, effect], rows[:, sorted(pa_e - {cause})])
-        rev += _gaussian_loglik(rows[:, cause], rows[:, sorted(pa_c | {effect})])
-        delta += fwd - rev
-    return float(delta)
+    warnings: list[str] = []
+    dag = np.zeros_like(ctx["pooled"], dtype=bool)
+    for i, j in acyclic_edges(ctx["pooled"], 0.5)[0]:
+        dag[i, j] = True
+    parents = [frozenset(np.flatnonzero(dag[:, j])) for j in range(len(dag))]
+    residuals = _residual_checks(ctx, parents)
+    clusters = _cluster_section(ctx, residuals, evidence_threshold, warnings)
+    edges = _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, delta_threshold)
+    agreement = run_agreement(ctx["runs"], edges, ctx["method"], warnings)
+    conditions = _condition_section(ctx, residuals, clusters, rows_per_parameter, warnings)
+    if any(e["reason"] == "mechanism change" for e in edges) and not all(
+        conditions["enough_samples"].values()
+    ):
+        warnings.append(
+            "orientations from mechanism change rest on a cluster with too few rows for its "
+            "parameters (see conditions.enough_samples)"
+        )
+    return IdentifiabilityReport(
+        {
+            "edges": edges,
+            "clusters": clusters,
+            "agreement": agreement,
+            "conditions": conditions,
+            "interpretation": _interpretation(ctx),
+            "warnings": warnings,
+        }
+    )
 
 
-def residual_moments(
-    x: np.ndarray, labels: np.ndarray, weights: np.ndarray, intercepts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Skewness and excess kurtosis ``(d,)`` of within-cluster residuals of every node."""
-    resid = np.empty_like(x)
-    for k in np.unique(labels):
-        rows = labels == k
-        resid[rows] = x[rows] - intercepts[k] - x[rows] @ weights[k]
-    z = (resid - resid.mean(0)) / np.maximum(resid.std(0), 1e-12)
-    return (z**3).mean(0), (z**4).mean(0) - 3.0
+# -- edges ------------------------------------------------------------------------------------
+def _search(ctx: dict[str, Any]) -> OrderSearch:
+    moments = cluster_moments(ctx["x"], ctx["resp"], min_count=0.0)
+    codes = tuple(int(c) for c in ctx["type_codes"])
+    discrete = None
+    if any(c != CONTINUOUS for c in codes):
+        discrete = DiscreteNodes(ctx["y"], ctx["x"], ctx["resp"], codes)
+    return OrderSearch(moments, discrete=discrete)
 
 
-def _edge_entries(ctx: dict[str, Any], min_mass: float, delta_threshold: float) -> list[dict]:
+def _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, threshold):
     pooled, columns = ctx["pooled"], ctx["columns"]
-    parents = {j: set(np.nonzero(pooled[:, j] >= 0.5)[0]) for j in range(len(columns))}
+    hetero = clusters["heterogeneity"] == SUPPORTED
+    # a Gaussian fit whose clusters may be non-Gaussian noise is misspecified: its graph may
+    # carry spurious structure, so no orientation is claimed from it
+    misspecified = clusters["heterogeneity"] == NON_GAUSSIAN_ARTEFACT
+    changed = (np.asarray(ctx["node_change"]) >= 0.5) & hetero
+    non_gaussian = residuals["non_gaussian"] if ctx["non_gaussian_likelihood"] else None
+    reasons = orientation_reasons(dag, changed, non_gaussian)
+    evidence = OrderEvidence(
+        _search(ctx), _topological_order(dag, ctx["phi"]), ctx["x"], ctx["labels"], non_gaussian
+    )
     entries = []
     for i, j in combinations(range(len(columns)), 2):
         if pooled[i, j] < pooled[j, i]:
@@ -79,12 +141,18 @@ def _edge_entries(ctx: dict[str, Any], min_mass: float, delta_threshold: float) 
         p_f, p_r = float(pooled[i, j]), float(pooled[j, i])
         if p_f + p_r < min_mass:
             continue
-        delta = local_orientation_evidence(ctx["x"], ctx["labels"], parents, i, j)
-        reason = _reason(ctx, parents, i, j)
-        decided = p_f >= 0.8 and p_f >= 0.9 * (p_f + p_r)
+        delta, adjacent = evidence.delta(i, j), evidence.adjacency(i, j)
+        found = reasons[i][j] if dag[i, j] else []
+        is_decided = p_f >= decided and p_f >= 0.9 * (p_f + p_r)
         if p_f + p_r < 0.5:
             status = UNSUPPORTED
-        elif decided and delta >= delta_threshold and reason is not None:
+        elif (
+            is_decided
+            and found
+            and not misspecified
+            and delta >= threshold
+            and adjacent >= threshold
+        ):
             status = IDENTIFIED
         else:
             status = AMBIGUOUS
@@ -93,69 +161,57 @@ def _edge_entries(ctx: dict[str, Any], min_mass: float, delta_threshold: float) 
                 "cause": columns[i],
                 "effect": columns[j],
                 "status": status,
-                "reason": reason if status == IDENTIFIED else None,
+                "reason": found[0] if status == IDENTIFIED else None,
                 "p_forward": p_f,
                 "p_reverse": p_r,
                 "p_none": max(0.0, 1.0 - p_f - p_r),
                 "delta_evidence": delta,
-                "agreement": float(ctx["restart_calls"][:, i, j].mean()),
+                "adjacency_evidence": adjacent,
+                "agreement": _pair_agreement(ctx["runs"], pooled, i, j, status == IDENTIFIED),
+                "reasons_available": list(found),
+                "p_mechanism_differs": float(ctx["edge_change"][i, j]),
             }
         )
     return entries
 
 
-def _reason(ctx: dict[str, Any], parents: dict[int, set[int]], i: int, j: int) -> str | None:
-    """Why the data can orient ``i -> j`` under the fitted (Gaussian) likelihood, if at all."""
-    shifted = ctx["shift_prob"]
-    if ctx["n_occupied"] >= 2 and (
-        ctx["specific"][i, j] >= 0.5 or shifted[i] >= 0.5 or shifted[j] >= 0.5
-    ):
-        return "mechanism change"
-    adjacent = (ctx["pooled"] >= 0.5) | (ctx["pooled"].T >= 0.5)
-    if any(not adjacent[i, k] for k in parents[j] - {i}):
-        return "v-structure"
-    # the fitted likelihood is Gaussian, so non-Gaussian noise is never a reason here
-    return None
+def _topological_order(dag: np.ndarray, phi: np.ndarray) -> list[int]:
+    """An order of ``dag`` (causes first), ties broken by the posterior mean potentials."""
+    remaining, order = set(range(len(dag))), []
+    while remaining:
+        sources = [v for v in remaining if not dag[list(remaining), v].any()]
+        nxt = min(sources, key=lambda v: phi[v])
+        order.append(nxt)
+        remaining.remove(nxt)
+    return order
 
 
-def identifiability_report(
-    ctx: dict[str, Any], *, min_mass: float = 0.1, delta_threshold: float = 2.0
-) -> dict[str, Any]:
-    """Build the identifiability report from a context of posterior summaries.
+def _call(p_ij: float, p_ji: float) -> int:
+    return 1 if p_ij >= 0.5 else (-1 if p_ji >= 0.5 else 0)
 
-    Parameters
-    ----------
-    ctx : dict
-        ``columns``; ``x`` ``(n, d)`` standardised data; ``labels`` point partition;
-        ``pooled`` ``(d, d)`` pooled edge probabilities; ``specific`` ``(d, d)`` P(edge is
-        cluster-specific); ``shift_prob`` ``(d,)``; ``n_occupied``; ``n_clusters`` (dict K ->
-        prob); ``membership`` ``(n, K)`` mean memberships; ``restart_calls`` ``(R, d, d)``
-        bool edge calls of each restart; ``restart_orders`` ``(R, d)``; ``restart_partitions``
-        ``(R, n)``; ``restart_weights`` ``(R,)``; ``weights`` ``(K, d, d)`` and ``intercepts``
-        ``(K, d)`` posterior means; ``n_parameters`` per cluster.
-    min_mass : float
-        Pairs with ``P(i->j) + P(j->i)`` below this get no entry.
-    delta_threshold : float
-        Minimum ``delta_evidence`` (nats, forward minus reverse) to call an orientation
-        identified; a posterior orientation that the local evidence does not favour stays
-        ambiguous.
+
+def _pair_agreement(
+    runs: dict[str, Any], pooled: np.ndarray, i: int, j: int, oriented: bool
+) -> float:
+    """Weight of the free restarts / chains whose call on the pair matches the posterior's.
+
+    The call is the orientation (``i -> j``, ``j -> i`` or none) when the report calls the
+    edge identified, and adjacency only otherwise: runs may legitimately differ on an
+    orientation the data cannot decide.
     """
-    warnings: list[str] = []
-    entries = _edge_entries(ctx, min_mass, delta_threshold)
-    clusters = _cluster_section(ctx, warnings)
-    agreement = _agreement_section(ctx, entries, warnings)
-    conditions = _condition_section(ctx, clusters["sizes"], warnings)
-    return {
-        "edges": entries,
-        "clusters": clusters,
-        "agreement": agreement,
-        "conditions": conditions,
-        "warnings": warnings,
-    }
+    free, w = free_run_weights(runs)
+    if not len(free):
+        return float("nan")
+    calls = runs["calls"][free]
+    consensus = _call(pooled[i, j], pooled[j, i])
+    own = np.where(calls[:, i, j], 1, np.where(calls[:, j, i], -1, 0))
+    if not oriented:
+        consensus, own = abs(consensus), np.abs(own)
+    return float(w @ (own == consensus))
 
 
 def cpdag_adjacency(
-    pooled: np.ndarray, report: dict[str, Any], columns: list[str], threshold: float = 0.5
+    pooled: np.ndarray, report, columns: list[str], threshold: float = 0.5
 ) -> np.ndarray:
     """Pooled graph as a CPDAG: edges the report cannot orient are undirected (both 1s).
 
@@ -174,85 +230,233 @@ def cpdag_adjacency(
     return adj
 
 
-def _cluster_section(ctx: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
-    labels, m = ctx["labels"], np.asarray(ctx["membership"], dtype=float)
-    occupied = sorted(int(k) for k in np.unique(labels))
-    sizes = {str(k): int((labels == k).sum()) for k in occupied}
-    entropy = -(m * np.log(np.clip(m, 1e-300, None))).sum(1)
-    pairs = []
-    for a, b in combinations(occupied, 2):
-        rows = (labels == a) | (labels == b)
-        ma, mb = m[rows, a], m[rows, b]
-        overlap = float(np.mean(2.0 * np.minimum(ma, mb) / np.maximum(ma + mb, 1e-300)))
-        pairs.append({"a": a, "b": b, "overlap": overlap})
-        if overlap > 0.2:
-            warnings.append(f"clusters {a} and {b} overlap ({overlap:.2f}): poorly separated")
-    p_multi = float(sum(p for k, p in ctx["n_clusters"].items() if int(k) > 1))
+# -- clusters ---------------------------------------------------------------------------------
+def separability(x: np.ndarray, resp: np.ndarray, a: int, b: int) -> dict[str, float]:
+    """How distinguishable clusters ``a`` and ``b`` are.
+
+    ``misclassification``: posterior probability, averaged over the rows of the two clusters,
+    that a row belongs to the other one of the pair (an estimate of the Bayes error between
+    them). ``bhattacharyya``: Bhattacharyya coefficient of Gaussians with the clusters'
+    membership-weighted means and covariances (1 = identical, 0 = disjoint);
+    ``hellinger = sqrt(1 - bhattacharyya)``.
+    """
+    ma, mb = resp[:, a], resp[:, b]
+    rows = np.maximum(ma, mb) > 0.5
+    share = np.minimum(ma, mb)[rows] / np.maximum(ma + mb, 1e-300)[rows]
+    mis = float(share.mean()) if rows.any() else float("nan")
+    moments = cluster_moments(x, resp[:, [a, b]], min_count=0.0)
+    cov = moments.scatter / np.maximum(moments.counts, 1e-12)[:, None, None]
+    cov = cov + 1e-6 * np.eye(x.shape[1])
+    avg = 0.5 * (cov[0] + cov[1])
+    diff = moments.means[0] - moments.means[1]
+    logdets = [np.linalg.slogdet(c)[1] for c in (avg, cov[0], cov[1])]
+    dist = diff @ np.linalg.solve(avg, diff) / 8.0 + 0.5 * (logdets[0] - 0.5 * sum(logdets[1:]))
+    bc = float(np.exp(-dist))
     return {
-        "n_clusters_posterior": {str(k): float(p) for k, p in ctx["n_clusters"].items()},
-        "p_more_than_one": p_multi,
-        "occupied": occupied,
-        "sizes": sizes,
-        "membership_entropy_mean": float(entropy.mean()),
-        "separability": pairs,
+        "misclassification": mis,
+        "bhattacharyya": bc,
+        "hellinger": float(np.sqrt(max(0.0, 1.0 - bc))),
     }
 
 
-def _kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
-    sa, sb = np.sign(a[:, None] - a[None, :]), np.sign(b[:, None] - b[None, :])
-    iu = np.triu_indices(len(a), 1)
-    return float(np.mean(sa[iu] * sb[iu]))
-
-
-def _agreement_section(ctx: dict[str, Any], entries: list[dict], warnings: list[str]) -> dict:
-    orders, parts = ctx["restart_orders"], ctx["restart_partitions"]
-    pairs = list(combinations(range(len(orders)), 2))
-    tau = [_kendall_tau(orders[a], orders[b]) for a, b in pairs]
-    ari = [adjusted_rand_index(parts[a], parts[b]) for a, b in pairs]
-    edge_agree = [e["agreement"] for e in entries if e["status"] != UNSUPPORTED]
-    out = {
-        "n_restarts": len(orders),
-        "restart_weights": [float(w) for w in ctx["restart_weights"]],
-        "order_kendall_tau_mean": float(np.mean(tau)) if tau else 1.0,
-        "partition_ari_mean": float(np.mean(ari)) if ari else 1.0,
-        "edge_agreement_mean": float(np.mean(edge_agree)) if edge_agree else 1.0,
+def _log_bayes_factor(evidence: dict[str, Any] | None) -> dict[str, Any]:
+    """ELBO of the best fit with several occupied clusters minus the best with one."""
+    if not evidence:
+        return {"method": None, "log_bayes_factor": None, "note": "no restart scores recorded"}
+    scores = np.asarray(evidence["scores"], dtype=float)
+    occupied = np.asarray(evidence["occupied"])
+    finite = np.isfinite(scores)
+    multi, one = finite & (occupied >= 2), finite & (occupied == 1)
+    out: dict[str, Any] = {
+        "method": "elbo",
+        "best_elbo_several": float(scores[multi].max()) if multi.any() else None,
+        "best_elbo_one": float(scores[one].max()) if one.any() else None,
+        "log_bayes_factor": None,
     }
-    agree = out["partition_ari_mean"] >= 0.9 and out["edge_agreement_mean"] >= 0.75
-    out["verdict"] = "restarts agree" if agree else "restarts disagree"
-    if not agree:
-        warnings.append(
-            "independent restarts disagree (partition ARI "
-            f"{out['partition_ari_mean']:.2f}, edge agreement {out['edge_agreement_mean']:.2f}):"
-            " the posterior is multimodal or the fit has not converged; more restarts/steps help"
+    if multi.any() and one.any():
+        out["log_bayes_factor"] = out["best_elbo_several"] - out["best_elbo_one"]
+        out["note"] = "ELBO of the best restart with several clusters minus the best with one"
+    elif one.any():
+        out["note"] = "no restart kept more than one cluster"
+    else:
+        out["note"] = (
+            "no restart fitted one population (svi.one_cluster_restart off or fewer than 3 "
+            "restarts): the comparison is not available"
         )
     return out
 
 
-def _condition_section(ctx: dict[str, Any], sizes: dict[str, int], warnings: list[str]) -> dict:
-    need = 5 * ctx["n_parameters"]
-    enough = {k: n >= need for k, n in sizes.items()}
+def _cluster_section(ctx, residuals, evidence_threshold, warnings) -> dict[str, Any]:
+    labels, resp = ctx["labels"], np.asarray(ctx["resp"], dtype=float)
+    occupied = list(range(resp.shape[1]))
+    sizes = {str(k): int((labels == k).sum()) for k in occupied}
+    entropy = -(resp * np.log(np.clip(resp, 1e-300, None))).sum(1)
+    pairs = []
+    for a, b in combinations(occupied, 2):
+        sep = separability(ctx["x"], resp, a, b)
+        sep["separated"] = sep["misclassification"] <= 0.05 and sep["bhattacharyya"] < 0.5
+        pairs.append({"a": a, "b": b, **sep})
+        if not sep["separated"]:
+            warnings.append(
+                f"clusters {a} and {b} are poorly separated (misclassification "
+                f"{sep['misclassification']:.2f}, Bhattacharyya {sep['bhattacharyya']:.2f}): "
+                "their memberships and per-cluster graphs are uncertain"
+            )
+    p_multi = float(sum(p for k, p in ctx["n_clusters"].items() if int(k) > 1))
+    evidence = _log_bayes_factor(ctx.get("evidence"))
+    verdict, why = _heterogeneity(ctx, residuals, p_multi, evidence, evidence_threshold)
+    if verdict == NON_GAUSSIAN_ARTEFACT:
+        warnings.append(
+            f"the clusters may be one non-Gaussian population: {why}; until then no "
+            "orientation is called identified"
+        )
+    return {
+        "heterogeneity": verdict,
+        "explanation": why,
+        "n_clusters_posterior": {str(k): float(p) for k, p in ctx["n_clusters"].items()},
+        "p_more_than_one": p_multi,
+        "evidence": evidence,
+        "occupied": occupied,
+        "sizes": sizes,
+        "membership_entropy_mean": float(entropy.mean()),
+        "membership_max_mean": float(resp.max(1).mean()),
+        "separability": pairs,
+    }
+
+
+def _heterogeneity(ctx, residuals, p_multi, evidence, threshold) -> tuple[str, str]:
+    lbf = evidence["log_bayes_factor"]
+    if p_multi < 0.5:
+        return NOT_SUPPORTED, f"P(more than one cluster) = {p_multi:.2f}"
+    if not ctx["non_gaussian_likelihood"]:
+        odd = [c for c, flag in zip(ctx["columns"], residuals["non_gaussian"], strict=True) if flag]
+        if odd:
+            return NON_GAUSSIAN_ARTEFACT, (
+                f"within-cluster residuals of {', '.join(odd)} are non-Gaussian under a Gaussian "
+                "likelihood; refit with model='heavy_tailed' (symmetric) or 'robust' (skewed) "
+                "and compare"
+            )
+        shifts = ctx["shifts"]
+        intercept = float(shifts["p_intercept_shift"].max()) if len(shifts) else 0.0
+        if intercept < 0.5 and float(np.max(ctx["edge_change"], initial=0.0)) < 0.5:
+            return NON_GAUSSIAN_ARTEFACT, (
+                "the clusters differ only in noise scale, which one heavy-tailed population "
+                "explains as well; refit with model='heavy_tailed' and compare"
+            )
+    if ctx["resp"].shape[1] < 2:
+        return NOT_SUPPORTED, (
+            f"P(more than one cluster) = {p_multi:.2f}, but the clusters overlap so much that "
+            "the point partition has one: rows cannot be assigned"
+        )
+    if lbf is not None and lbf < threshold:
+        return WEAK, f"log Bayes factor against one population {lbf:.1f} < {threshold:g} nats"
+    text = f"P(more than one cluster) = {p_multi:.2f}"
+    if lbf is not None:
+        text += f", log Bayes factor against one population {lbf:.1f} nats"
+    return SUPPORTED, text
+
+
+# -- conditions -------------------------------------------------------------------------------
+def _residual_checks(ctx: dict[str, Any], parents: list[frozenset]) -> dict[str, Any]:
+    """Within-cluster residuals of every continuous node given its fitted parents."""
+    x, labels, codes = ctx["x"], ctx["labels"], ctx["type_codes"]
+    d = x.shape[1]
+    out = {k: np.full(d, np.nan) for k in ("skew", "kurt", "jb_p", "var_ratio", "equal_var_p")}
+    out["non_gaussian"] = np.zeros(d, dtype=bool)
+    groups = [labels == k for k in np.unique(labels)]
+    for j in range(d):
+        if codes[j] != CONTINUOUS:
+            continue
+        r = cluster_residuals(x, labels, j, parents[j])
+        standardised = cluster_residuals(x, labels, j, parents[j], standardise=True)
+        skew, kurt, _, p = jarque_bera(standardised)
+        out["skew"][j], out["kurt"][j], out["jb_p"][j] = skew, kurt, p
+        out["non_gaussian"][j] = p < 1e-3 and (abs(skew) > 0.2 or abs(kurt) > 0.4)
+        parts = [r[g] for g in groups if g.sum() >= 3]
+        if len(parts) >= 2:
+            var = np.array([np.var(v) for v in parts])
+            out["var_ratio"][j] = float(var.max() / max(var.min(), 1e-300))
+            out["equal_var_p"][j] = float(stats.bartlett(*parts).pvalue)
+    return out
+
+
+def _condition_section(ctx, residuals, clusters, rows_per_parameter, warnings) -> dict:
+    d = len(ctx["columns"])
+    inclusion = np.asarray(ctx["cluster_inclusion"])
+    n_params = {str(k): int(2 * d + (inclusion[k] >= 0.5).sum()) for k in clusters["occupied"]}
+    sizes = clusters["sizes"]
+    enough = {k: sizes[k] >= rows_per_parameter * n_params[k] for k in sizes}
     for k, ok in enough.items():
         if not ok:
             warnings.append(
-                f"cluster {k} has {sizes[k]} rows for {ctx['n_parameters']} "
-                f"parameters (want >= {need}): its graph is weakly determined"
+                f"cluster {k} has {sizes[k]} rows for {n_params[k]} parameters (want >= "
+                f"{rows_per_parameter * n_params[k]:.0f}): its graph is weakly determined"
             )
-    skew, kurt = residual_moments(ctx["x"], ctx["labels"], ctx["weights"], ctx["intercepts"])
-    cont = [j for j, t in enumerate(ctx["types"]) if t == "continuous"]
-    non_gauss = [ctx["columns"][j] for j in cont if abs(skew[j]) > 0.5 or abs(kurt[j]) > 1.0]
-    mixture_noise = ctx.get("noise_components", 1) > 1
-    if non_gauss and not mixture_noise:
+    ng = [c for c, f in zip(ctx["columns"], residuals["non_gaussian"], strict=True) if f]
+    if ng and not ctx["non_gaussian_likelihood"]:
         warnings.append(
-            f"residuals of {', '.join(non_gauss)} are non-Gaussian; the Gaussian likelihood "
-            "may split one population into spurious clusters: refit with the 'robust' preset "
-            "(Gaussian-mixture noise)"
+            f"residuals of {', '.join(ng)} are non-Gaussian but the likelihood is Gaussian: "
+            "orientation by non-Gaussianity is not used; model='heavy_tailed' (symmetric, "
+            "heavy tails) or 'robust' (skewed) models it"
+        )
+    nodes = []
+    for j, name in enumerate(ctx["columns"]):
+        nodes.append(
+            {
+                "variable": name,
+                "type": ctx["types"][j],
+                "residual_skewness": _num(residuals["skew"][j]),
+                "residual_excess_kurtosis": _num(residuals["kurt"][j]),
+                "jarque_bera_p": _num(residuals["jb_p"][j]),
+                "non_gaussian": bool(residuals["non_gaussian"][j]),
+                "residual_variance_ratio": _num(residuals["var_ratio"][j]),
+                "equal_variance_p": _num(residuals["equal_var_p"][j]),
+            }
         )
     return {
+        "likelihood": ctx["likelihood"],
+        "likelihood_models_non_gaussian_noise": bool(ctx["non_gaussian_likelihood"]),
         "samples_per_cluster": sizes,
-        "parameters_per_cluster": ctx["n_parameters"],
+        "parameters_per_cluster": n_params,
+        "rows_per_parameter_needed": rows_per_parameter,
         "enough_samples": enough,
-        "residual_skewness": dict(zip(ctx["columns"], map(float, skew), strict=True)),
-        "residual_excess_kurtosis": dict(zip(ctx["columns"], map(float, kurt), strict=True)),
-        "non_gaussian_residuals": non_gauss,
-        "likelihood_models_non_gaussian_noise": mixture_noise,
+        "non_gaussian_residuals": ng,
+        "unequal_variance_across_clusters": [
+            n["variable"]
+            for n in nodes
+            if n["equal_variance_p"] is not None and n["equal_variance_p"] < 1e-3
+        ],
+        "nodes": nodes,
     }
+
+
+def _num(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)
+
+
+# -- interpretation ---------------------------------------------------------------------------
+def _interpretation(ctx: dict[str, Any]) -> dict[str, list[dict]]:
+    table = ctx["universality"]
+    idx = {c: i for i, c in enumerate(ctx["columns"])}
+    change = np.asarray(ctx["edge_change"])
+    inclusion = np.asarray(ctx["cluster_inclusion"])
+    universal, specific = [], []
+    for row in table.itertuples(index=False):
+        i, j = idx[row.cause], idx[row.effect]
+        entry = {
+            "cause": row.cause,
+            "effect": row.effect,
+            "p_edge": float(row.p_any),
+            "p_all_clusters": float(row.p_all),
+            "p_differs": float(change[i, j]),
+            **{f"p_cluster_{k}": float(inclusion[k, i, j]) for k in range(len(inclusion))},
+        }
+        if row.p_any < 0.5:
+            continue
+        (specific if change[i, j] >= 0.5 else universal).append(entry)
+    shifts = [
+        {k: (float(v) if not isinstance(v, str) else v) for k, v in rec.items()}
+        for rec in ctx["shifts"].to_dict("records")
+        if rec["p_shift"] >= 0.5
+    ]
+    return {"universal_edges": universal, "specific_edges": specific, "shift_targets": shifts}

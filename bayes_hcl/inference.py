@@ -110,6 +110,12 @@ def _initial_active(svi_cfg: SVIConfig, max_clusters: int) -> jnp.ndarray:
     return jnp.asarray(active)
 
 
+def _forced_one_cluster(svi_cfg: SVIConfig, max_clusters: int) -> np.ndarray:
+    """``(R,)`` restarts that fit one population by construction (see :func:`_initial_active`)."""
+    active = np.asarray(_initial_active(svi_cfg, max_clusters))
+    return (active[:, 1:].sum(1) == 0) & (max_clusters > 1)
+
+
 def _prune_fractions(svi_cfg: SVIConfig) -> np.ndarray:
     """Share of rows below which each restart switches off a cluster at ``prune_at``.
 
@@ -286,7 +292,10 @@ def fit_svi(
         restart_elbo=elbo,
         restart_weights=weights,
         elbo_history=history,
-        restart_summary={k: v for k, v in summary.items() if k != "membership"},
+        restart_summary={
+            **{k: v for k, v in summary.items() if k != "membership"},
+            "forced_one_cluster": _forced_one_cluster(svi_cfg, config.model.max_clusters),
+        },
         timings={
             "compile_s": prog.compile_s - compile_start,
             "run_s": run_s,

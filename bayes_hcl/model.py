@@ -45,6 +45,7 @@ __all__ = [
 
 CONTINUOUS, BINARY, COUNT = 0, 1, 2
 _HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
+_SQRT2 = float(np.sqrt(2.0))
 
 
 class SpikeAndSlab(dist.Distribution):
@@ -188,6 +189,12 @@ def _gaussian_mixture(y, eta, noise_scales, shape):
     return jnp.log(total) + top - jnp.log(noise_scales) - _HALF_LOG_2PI
 
 
+def _laplace(y, eta, noise_scales):
+    # sd sigma: Laplace scale sigma / sqrt(2), so sigma_kj means the same in every family
+    scale = noise_scales / _SQRT2
+    return -jnp.abs(y - eta) / scale - jnp.log(2.0 * scale)
+
+
 def _bernoulli(y, eta, _):
     return y * eta - jax.nn.softplus(eta)
 
@@ -248,7 +255,16 @@ def _cyclic_jacobian(weights, continuous: np.ndarray, phi):
 
 
 def component_loglik(
-    y, x, types, offset, weights, intercepts, noise_scales, phi=None, noise_shape=None
+    y,
+    x,
+    types,
+    offset,
+    weights,
+    intercepts,
+    noise_scales,
+    phi=None,
+    noise_shape=None,
+    noise_family="gaussian",
 ):
     """Per-observation, per-cluster log density ``(n, K)`` summed over nodes.
 
@@ -272,6 +288,8 @@ def component_loglik(
     noise_shape : tuple of array ``(d, M)``, optional
         Standardised noise mixture of every node (:func:`noise_mixture`); continuous nodes
         then have Gaussian-mixture noise instead of Gaussian noise.
+    noise_family : {"gaussian", "laplace"}
+        Noise law of continuous nodes without a mixture; ``noise_scales`` is its sd either way.
     """
     eta = offset + intercepts[None] + jnp.einsum("np,kpj->nkj", x, weights)
     codes = np.asarray(types)
@@ -283,6 +301,8 @@ def component_loglik(
         args = (y[:, None, idx], eta[..., idx], noise_scales[None, :, idx])
         if code == CONTINUOUS and noise_shape is not None:
             ll = _gaussian_mixture(*args, tuple(a[idx] for a in noise_shape))
+        elif code == CONTINUOUS and noise_family == "laplace":
+            ll = _laplace(*args)
         else:
             ll = node_loglik(*args)
         total = total + ll.sum(-1)
@@ -455,7 +475,16 @@ def _linear_sem(
     weights = w * mask
     with numpyro.plate("obs", n, subsample_size=subsample_size) as idx:
         comp = component_loglik(
-            y[idx], x[idx], types, offset, weights, intercepts, noise, phi, noise_shape
+            y[idx],
+            x[idx],
+            types,
+            offset,
+            weights,
+            intercepts,
+            noise,
+            phi,
+            noise_shape,
+            config.noise_family,
         )
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 
@@ -486,7 +515,9 @@ def draw_quantities(
     intercepts = latents["b_base"] + latents["b_shift"]
     noise = jnp.exp(latents["log_sigma_base"] + latents["log_sigma_shift"])
     shape = _latent_noise_shape(latents, config)
-    comp = component_loglik(y, x, types, offset, weights, intercepts, noise, None, shape)
+    comp = component_loglik(
+        y, x, types, offset, weights, intercepts, noise, None, shape, config.noise_family
+    )
     comp = comp + log_pi
     b_prior, s_prior = _shift_priors(config)
     log_lik = logsumexp(comp, axis=-1)

@@ -325,6 +325,7 @@ def _chain_summary(draws: dict, lp: np.ndarray) -> dict:
         "order": draws["phi"].mean(1),
         "partition": membership.argmax(-1),
         "inclusion": draws["inclusion"].mean(1),
+        "forced_one_cluster": np.zeros(len(lp), dtype=bool),
     }
 
 

@@ -18,91 +18,14 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from . import arviz_io, diagnostics, summary
 from . import convergence as convergence_
 from .config import Config
-from .data import PreparedData
+from .data import TYPE_CODES
+from .posterior import build_inference_data
 
-__all__ = ["HCLResult", "load_result"]
-
-_DIMS = {
-    "phi": ["node"],
-    "rho": ["parent", "node"],
-    "mu": ["parent", "node"],
-    "W": ["cluster", "parent", "node"],
-    "weights": ["cluster", "parent", "node"],
-    "inclusion": ["cluster", "parent", "node"],
-    "b": ["cluster", "node"],
-    "sigma": ["cluster", "node"],
-    "b_base": ["node"],
-    "log_sigma_base": ["node"],
-    "b_shift": ["cluster", "node"],
-    "log_sigma_shift": ["cluster", "node"],
-    "intercept_shift": ["cluster", "node"],
-    "noise_shift": ["cluster", "node"],
-    "log_weights": ["cluster"],
-    "membership": ["obs", "cluster"],
-    "alpha": [],
-    "noise_weights": ["node", "noise_component"],
-    "noise_locs": ["node", "noise_component"],
-    "noise_scales": ["node", "noise_component"],
-}
-
-
-def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
-    """Per restart (SVI) or per chain (NUTS): trace, score, order, partition, inclusion."""
-    summary_ = fit.restart_summary
-    return xr.Dataset(
-        {
-            "elbo_history": (("restart", "step"), fit.elbo_history),
-            "final_elbo": (("restart",), fit.restart_elbo),
-            "score": (("restart",), summary_["score"]),
-            "weight": (("restart",), fit.restart_weights),
-            "order": (("restart", "node"), summary_["order"]),
-            "partition": (("restart", "obs"), summary_["partition"]),
-            "inclusion": (("restart", "cluster", "parent", "node"), summary_["inclusion"]),
-        },
-        coords={
-            "restart": np.arange(len(fit.restart_elbo)),
-            "step": np.arange(fit.elbo_history.shape[1]),
-            **{k: coords[k] for k in ("node", "parent", "obs", "cluster")},
-        },
-    )
-
-
-def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
-    """Assemble the ArviZ data of a fit.
-
-    An SVI fit's draws get a chain axis of length 1 and ``sample_stats.restart`` (the restart
-    each draw came from); a NUTS fit keeps its chains and NUTS's statistics. The ``restarts``
-    group holds one entry per SVI restart or per NUTS chain.
-    """
-    chained = hasattr(fit, "sample_stats")
-    draws = fit.draws if chained else {k: v[None] for k, v in fit.draws.items()}
-    stats = fit.sample_stats if chained else {"restart": fit.draw_restart[None]}
-    posterior = {k: v for k, v in draws.items() if k in _DIMS}
-    posterior["membership"] = posterior["membership"].astype(np.float32)
-    coords = {
-        "cluster": np.arange(draws["log_weights"].shape[-1]),
-        "node": list(data.columns),
-        "parent": list(data.columns),
-        "obs": np.arange(data.n),
-    }
-    if "noise_weights" in draws:
-        coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
-    return arviz_io.from_arrays(
-        posterior=posterior,
-        log_likelihood={"obs_loglik": draws["log_lik"]},
-        sample_stats=stats,
-        observed_data={"y": data.y},
-        constant_data={"x": data.x},
-        coords=coords,
-        dims={**_DIMS, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
-        extra_groups={"restarts": _restarts_group(fit, coords)},
-        attrs={k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()},
-    )
+__all__ = ["HCLResult", "build_inference_data", "load_result"]
 
 
 class HCLResult:
@@ -314,46 +237,90 @@ class HCLResult:
         return g
 
     # -- diagnostics and reports --------------------------------------------------------------
-    def identifiability(self) -> dict[str, Any]:
-        """Identifiability report (see :mod:`bayes_hcl.diagnostics`)."""
+    def identifiability(self) -> diagnostics.IdentifiabilityReport:
+        """What the data can and cannot support (see :mod:`bayes_hcl.diagnostics`).
+
+        Returns an :class:`~bayes_hcl.identifiability.IdentifiabilityReport`: per edge a
+        status (``identified`` / ``orientation ambiguous`` / ``not supported``) with its
+        reason and numbers, the heterogeneity verdict with the evidence against one
+        population and cluster separability, agreement of restarts or chains, conditions on
+        the data, and the universal / cluster-specific / shift-target readout. ``to_dict()``
+        is what the CLI writes as ``identifiability.json``; ``to_frame()`` gives tables.
+        """
         if "_ident" not in self.__dict__:
             self.__dict__["_ident"] = diagnostics.identifiability_report(self._ident_context())
         return self.__dict__["_ident"]
 
-    def _ident_context(self) -> dict[str, Any]:
+    @cached_property
+    def _changes(self) -> tuple[np.ndarray, np.ndarray]:
+        return summary.mechanism_changes(
+            self._draws("inclusion"),
+            self._draws("weights"),
+            self._draws("intercept_shift"),
+            self._draws("noise_shift"),
+            self._occupied,
+        )
+
+    def mechanism_changes(self) -> pd.DataFrame:
+        """Per variable: probability that its mechanism differs between occupied clusters.
+
+        A variable's mechanism differs when its intercept or noise is shifted, or an incoming
+        edge is present in some clusters only or has weights spanning more than 0.25
+        (standardised units); see :func:`bayes_hcl.summary.mechanism_changes`.
+        """
+        return pd.DataFrame({"variable": self.columns, "p_changes": self._changes[1]})
+
+    def _runs(self) -> dict[str, np.ndarray]:
         rs = self.idata["restarts"]
-        labels = self.clusters()
+        parts = rs["partition"].values
+        k = rs["inclusion"].shape[1]
+        occupied = np.stack([np.bincount(p, minlength=k) >= self._min_size for p in parts])
+        inclusion = np.where(occupied[:, :, None, None], rs["inclusion"].values, 0.0)
+        forced = rs.get("forced_one_cluster")
+        return {
+            "calls": inclusion.max(axis=1) >= 0.5,
+            "orders": rs["order"].values,
+            "partitions": parts,
+            "weights": rs["weight"].values,
+            "scores": rs["score"].values,
+            "forced_one_cluster": np.zeros(len(parts), bool)
+            if forced is None
+            else forced.values.astype(bool),
+        }
+
+    def _likelihood(self) -> tuple[str, bool]:
+        """Noise law of the continuous nodes and whether it is non-Gaussian."""
+        model = self.config.model
+        if model.noise_components > 1:
+            return f"gaussian mixture ({model.noise_components} components)", True
+        return model.noise_family, model.noise_family != "gaussian"
+
+    def _ident_context(self) -> dict[str, Any]:
         occ = self.occupied_clusters()
-        x = self.idata.constant_data["x"].values
-        pooled = self.edge_probabilities().to_numpy()
-        universality = self._universality(0.0)
-        specific = np.zeros((len(self.columns),) * 2)
-        idx = {c: i for i, c in enumerate(self.columns)}
-        for c, e, p in zip(
-            universality.cause, universality.effect, universality.p_specific, strict=True
-        ):
-            specific[idx[c], idx[e]] = p
-        shifts = self.shift_targets().set_index("variable").loc[self.columns, "p_shift"]
-        calls = rs["inclusion"].values.max(axis=1) >= 0.5
+        resp = self.memberships().to_numpy()
+        labels = np.searchsorted(occ, self.clusters())
+        name, non_gaussian = self._likelihood()
         return {
             "columns": self.columns,
             "types": self.types,
-            "x": x,
+            "type_codes": np.array([TYPE_CODES[t] for t in self.types]),
+            "x": self.idata.constant_data["x"].values.astype(np.float64),
+            "y": self.idata.observed_data["y"].values.astype(np.float64),
             "labels": labels,
-            "pooled": pooled,
-            "specific": specific,
-            "shift_prob": shifts.to_numpy(),
-            "n_occupied": len(occ),
+            "resp": resp,
+            "pooled": self.edge_probabilities().to_numpy(),
+            "phi": self._draws("phi").mean(0),
+            "cluster_inclusion": self._draws("inclusion").mean(0)[occ],
+            "edge_change": self._changes[0],
+            "node_change": self._changes[1],
             "n_clusters": self.n_clusters().to_dict(),
-            "membership": self._draws("membership").mean(0),
-            "restart_calls": calls,
-            "restart_orders": rs["order"].values,
-            "restart_partitions": rs["partition"].values,
-            "restart_weights": rs["weight"].values,
-            "weights": self._draws("weights").mean(0),
-            "intercepts": self._draws("b").mean(0),
-            "n_parameters": 2 * len(self.columns) + int((pooled >= 0.5).sum()),
-            "noise_components": self.config.model.noise_components,
+            "universality": self._universality(0.05),
+            "shifts": self.shift_targets(),
+            "runs": self._runs(),
+            "evidence": self.meta.get("evidence"),
+            "likelihood": name,
+            "non_gaussian_likelihood": non_gaussian,
+            "method": self.method,
         }
 
     def convergence(self) -> dict[str, Any]:
@@ -390,14 +357,20 @@ class HCLResult:
 
     def summary(self, min_probability: float = 0.05) -> pd.DataFrame:
         """One row per candidate edge: pooled and per-cluster probabilities, universality,
-        the identifiability status and, for NUTS, R-hat and bulk ESS of the pooled edge
+        the identifiability status of the pair, and, for the direction the report states, its
+        reason and ``delta_evidence``; for NUTS, R-hat and bulk ESS of the pooled edge
         probability (NaN for SVI)."""
         table = self._with_cluster_columns(self._universality(min_probability))
-        status = {(e["cause"], e["effect"]): e["status"] for e in self.identifiability()["edges"]}
-        table["status"] = [
-            status.get((c, e), status.get((e, c), "not supported"))
-            for c, e in zip(table.cause, table.effect, strict=True)
+        entries = {(e["cause"], e["effect"]): e for e in self.identifiability()["edges"]}
+        pairs = list(zip(table.cause, table.effect, strict=True))
+        found = [entries.get((c, e)) or entries.get((e, c)) for c, e in pairs]
+        table["status"] = [f["status"] if f else "not supported" for f in found]
+        stated = [
+            f if f and (f["cause"], f["effect"]) == pair else None
+            for f, pair in zip(found, pairs, strict=True)
         ]
+        table["reason"] = [f["reason"] if f else None for f in stated]
+        table["delta_evidence"] = [f["delta_evidence"] if f else np.nan for f in stated]
         conv = self._convergence[1]
         idx = {c: i for i, c in enumerate(self.columns)}
         rows = [(idx[c], idx[e]) for c, e in zip(table.cause, table.effect, strict=True)]

@@ -38,6 +38,7 @@ __all__ = [
     "expected_binder_loss",
     "expected_vi_loss",
     "hdi",
+    "mechanism_changes",
     "min_cluster_size",
     "n_clusters_posterior",
     "point_partition",
@@ -341,3 +342,41 @@ def acyclic_edges(prob: np.ndarray, threshold: float) -> tuple[list[tuple[int, i
             graph.add_edge(i, j)
             kept.append((i, j))
     return kept, skipped
+
+
+def mechanism_changes(
+    inclusion: np.ndarray,
+    weights: np.ndarray,
+    intercept_shift: np.ndarray,
+    noise_shift: np.ndarray,
+    occupied: np.ndarray,
+    min_weight_change: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probability that each edge's and each variable's mechanism differs between clusters.
+
+    Per draw with two or more occupied clusters, the edge ``i -> j`` differs when it is present
+    in some but not all occupied clusters, or present in all with weights that span more than
+    ``min_weight_change`` (standardised units); a variable's mechanism differs when its
+    intercept or noise is shifted (see :func:`shift_table`) or any incoming edge differs. The
+    events are combined within a draw as independent and averaged over draws.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``p_edge`` ``(d, d)`` and ``p_node`` ``(d,)``.
+    """
+    occ = occupied[:, :, None, None]
+    multi = (occupied.sum(1) >= 2)[:, None, None]
+    p_all = np.where(occ, inclusion, 1.0).prod(1)
+    p_any = 1.0 - np.where(occ, 1.0 - inclusion, 1.0).prod(1)
+    span = np.where(occ, weights, -np.inf).max(1) - np.where(occ, weights, np.inf).min(1)
+    edge = (p_any - p_all + p_all * (span > min_weight_change)) * multi
+    occ2 = occupied[:, :, None]
+
+    def shifted(resp):
+        return 1.0 - np.where(occ2, 1.0 - resp, 1.0).prod(1)
+
+    keep = (1.0 - shifted(intercept_shift)) * (1.0 - shifted(noise_shift))
+    keep = keep * (1.0 - edge).prod(1)
+    node = (1.0 - keep) * multi[:, :, 0]
+    return edge.mean(0), node.mean(0)

@@ -84,7 +84,20 @@ def test_fit_writes_exactly_the_contract(fitted_dir):
     assert summary["n_clusters"] == len(clusters)
     assert {"jax", "numpyro", "arviz"} <= set(summary["versions"])
     ident = json.loads((out / "identifiability.json").read_text())
-    assert set(ident) == {"edges", "clusters", "agreement", "conditions", "warnings"}
+    assert set(ident) == {
+        "edges",
+        "clusters",
+        "agreement",
+        "conditions",
+        "interpretation",
+        "warnings",
+    }
+    assert ident["clusters"]["heterogeneity"] in {
+        "supported",
+        "weak",
+        "not supported",
+        "possibly non-Gaussian noise",
+    }
     result = bh.load_result(out / "posterior.nc")
     np.testing.assert_allclose(result.edge_probabilities().to_numpy(), pooled.to_numpy(), rtol=1e-6)
     truth = json.loads((fitted_dir / "data.truth.json").read_text())

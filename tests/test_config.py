@@ -11,6 +11,7 @@ def test_shipped_presets_load_by_name():
     assert load_config("hcl").model == ModelConfig()
     assert load_config("one_cluster").model.max_clusters == 1
     assert load_config("gaussian").model.force_continuous is True
+    assert load_config("heavy_tailed").model.noise_family == "laplace"
 
 
 def test_preset_loads_by_path_and_applies_overrides(tmp_path: Path):
@@ -55,3 +56,10 @@ def test_unknown_preset_name_lists_available():
 def test_config_round_trips_through_dict():
     cfg = load_config("hcl", model_overrides={"max_clusters": 5})
     assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_noise_family_is_checked():
+    with pytest.raises(ConfigError, match="noise_family 'cauchy' is not one of"):
+        ModelConfig(noise_family="cauchy")
+    with pytest.raises(ConfigError, match="noise_components > 1"):
+        ModelConfig(noise_family="laplace", noise_components=3)

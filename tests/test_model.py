@@ -72,6 +72,18 @@ def test_component_loglik_matches_scipy_per_type():
             + stats.poisson(np.exp(eta[:, 2])).logpmf(y[:, 2])
         )
         np.testing.assert_allclose(got[:, k], want, rtol=1e-4)
+    laplace = component_loglik(
+        *map(jnp.asarray, (y, x)),
+        (0, 1, 2),
+        *map(jnp.asarray, (offset, w, b, sigma)),
+        noise_family="laplace",
+    )
+    for k in range(2):
+        eta = offset + b[k] + x @ w[k]
+        # sigma is the noise sd in every family: Laplace scale sigma / sqrt(2)
+        gauss = stats.norm(eta[:, 0], sigma[k, 0]).logpdf(y[:, 0])
+        lap = stats.laplace(eta[:, 0], sigma[k, 0] / np.sqrt(2)).logpdf(y[:, 0])
+        np.testing.assert_allclose(laplace[:, k] - got[:, k], lap - gauss, rtol=1e-4, atol=1e-5)
 
 
 def test_cyclic_jacobian_penalises_two_cycles_and_vanishes_on_dags():

@@ -53,7 +53,7 @@ def test_exact_probabilities_are_a_distribution_over_dags():
         exact.exact_edge_probabilities(np.zeros((10, 8)), one_cluster_config().model)
 
 
-@pytest.mark.parametrize("d", [3, 4])
+@pytest.mark.parametrize("d", [3, pytest.param(4, marks=pytest.mark.slow)])
 def test_nuts_edge_probabilities_match_the_exact_posterior(d):
     # one cluster, Gaussian: the posterior over (order, edges) is enumerable in closed form
     data = chain_data(d)

@@ -78,7 +78,14 @@ def test_effects_universal_specific_and_shifts(small_fit):
 
 def test_identifiability_report_has_fixed_top_level(small_fit):
     report = small_fit.identifiability()
-    assert set(report) == {"edges", "clusters", "agreement", "conditions", "warnings"}
+    assert set(report) == {
+        "edges",
+        "clusters",
+        "agreement",
+        "conditions",
+        "interpretation",
+        "warnings",
+    }
     for entry in report["edges"]:
         assert set(entry) >= {
             "cause",
@@ -94,9 +101,11 @@ def test_identifiability_report_has_fixed_top_level(small_fit):
         assert entry["status"] in {"identified", "orientation ambiguous", "not supported"}
         assert entry["reason"] in {None, "mechanism change", "v-structure", "non-Gaussian noise"}
         assert entry["p_forward"] >= entry["p_reverse"]
-    json.dumps(report)  # serialisable as identifiability.json
+    json.dumps(report.to_dict())  # serialisable as identifiability.json
     table = small_fit.summary()
-    assert {"cause", "effect", "p_pooled", "status"} <= set(table.columns)
+    assert {"cause", "effect", "p_pooled", "status", "reason", "delta_evidence"} <= set(
+        table.columns
+    )
 
 
 def test_arviz_dims_and_attrs(small_fit):

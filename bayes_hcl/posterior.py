@@ -1,0 +1,116 @@
+"""Assemble the ArviZ data of a fit: posterior draws, statistics, restarts, metadata.
+
+The posterior has named dimensions ``chain, draw, cluster, node, parent, obs``; the
+``restarts`` group holds one entry per SVI restart (or NUTS chain); the fit's metadata
+(package version, seed, method, config, data scalers, timings, the restarts' evidence) are
+JSON strings in the posterior's attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import arviz_io
+from .data import PreparedData
+from .summary import min_cluster_size
+
+__all__ = ["build_inference_data", "restart_evidence"]
+
+_DIMS = {
+    "phi": ["node"],
+    "rho": ["parent", "node"],
+    "mu": ["parent", "node"],
+    "W": ["cluster", "parent", "node"],
+    "weights": ["cluster", "parent", "node"],
+    "inclusion": ["cluster", "parent", "node"],
+    "b": ["cluster", "node"],
+    "sigma": ["cluster", "node"],
+    "b_base": ["node"],
+    "log_sigma_base": ["node"],
+    "b_shift": ["cluster", "node"],
+    "log_sigma_shift": ["cluster", "node"],
+    "intercept_shift": ["cluster", "node"],
+    "noise_shift": ["cluster", "node"],
+    "log_weights": ["cluster"],
+    "membership": ["obs", "cluster"],
+    "alpha": [],
+    "noise_weights": ["node", "noise_component"],
+    "noise_locs": ["node", "noise_component"],
+    "noise_scales": ["node", "noise_component"],
+}
+
+
+def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
+    """Per restart (SVI) or per chain (NUTS): trace, score, order, partition, inclusion."""
+    summary_ = fit.restart_summary
+    return xr.Dataset(
+        {
+            "elbo_history": (("restart", "step"), fit.elbo_history),
+            "final_elbo": (("restart",), fit.restart_elbo),
+            "score": (("restart",), summary_["score"]),
+            "weight": (("restart",), fit.restart_weights),
+            "order": (("restart", "node"), summary_["order"]),
+            "partition": (("restart", "obs"), summary_["partition"]),
+            "inclusion": (("restart", "cluster", "parent", "node"), summary_["inclusion"]),
+            "forced_one_cluster": (("restart",), np.asarray(summary_["forced_one_cluster"])),
+        },
+        coords={
+            "restart": np.arange(len(fit.restart_elbo)),
+            "step": np.arange(fit.elbo_history.shape[1]),
+            **{k: coords[k] for k in ("node", "parent", "obs", "cluster")},
+        },
+    )
+
+
+def restart_evidence(fit, n: int, prune_fraction: float) -> dict[str, list]:
+    """Per SVI restart: its score (Laplace-style ELBO), occupied clusters, forced K = 1.
+
+    The identifiability report compares the best restart with several clusters against the
+    best with one (a log Bayes factor). A NUTS fit passes the SVI fit it started from.
+    """
+    size = min_cluster_size(n, prune_fraction)
+    parts = fit.restart_summary["partition"]
+    return {
+        "scores": [float(v) for v in fit.restart_summary["score"]],
+        "occupied": [int((np.bincount(p) >= size).sum()) for p in parts],
+        "forced_one_cluster": [bool(v) for v in fit.restart_summary["forced_one_cluster"]],
+    }
+
+
+def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
+    """Assemble the ArviZ data of a fit.
+
+    An SVI fit's draws get a chain axis of length 1 and ``sample_stats.restart`` (the restart
+    each draw came from); a NUTS fit keeps its chains and NUTS's statistics. The ``restarts``
+    group holds one entry per SVI restart or per NUTS chain.
+    """
+    chained = hasattr(fit, "sample_stats")
+    draws = fit.draws if chained else {k: v[None] for k, v in fit.draws.items()}
+    stats = fit.sample_stats if chained else {"restart": fit.draw_restart[None]}
+    posterior = {k: v for k, v in draws.items() if k in _DIMS}
+    posterior["membership"] = posterior["membership"].astype(np.float32)
+    coords = {
+        "cluster": np.arange(draws["log_weights"].shape[-1]),
+        "node": list(data.columns),
+        "parent": list(data.columns),
+        "obs": np.arange(data.n),
+    }
+    prune = attrs["config"]["svi"]["prune_fraction"]
+    attrs = {**attrs, "evidence": restart_evidence(getattr(fit, "svi", fit), data.n, prune)}
+    if "noise_weights" in draws:
+        coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
+    return arviz_io.from_arrays(
+        posterior=posterior,
+        log_likelihood={"obs_loglik": draws["log_lik"]},
+        sample_stats=stats,
+        observed_data={"y": data.y},
+        constant_data={"x": data.x},
+        coords=coords,
+        dims={**_DIMS, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
+        extra_groups={"restarts": _restarts_group(fit, coords)},
+        attrs={k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()},
+    )

@@ -1,0 +1,193 @@
+"""The identifiability report on fits whose answer is known (issue #4's pinned behaviours)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_hcl as bh
+from bayes_hcl.identifiability import SECTIONS, TABLES
+
+N = 600  # rows of every two- and three-variable case (one compiled shape per preset and d)
+
+
+def _fit(frame, model="hcl"):
+    return bh.fit(frame, model=model, seed=0, progress=False)
+
+
+def _edge(report, cause, effect):
+    (entry,) = [e for e in report["edges"] if {e["cause"], e["effect"]} == {cause, effect}]
+    return entry
+
+
+@pytest.fixture(scope="module")
+def gaussian_pair():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=N)
+    return _fit(pd.DataFrame({"a": a, "b": 0.8 * a + 0.6 * rng.normal(size=N)}))
+
+
+@pytest.fixture(scope="module")
+def mechanism_pair():
+    """x -> y in two clusters; only y's mechanism (its intercept) changes."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=N)
+    y = 0.8 * x + 0.6 * rng.normal(size=N)
+    y[N // 2 :] += 2.5
+    return _fit(pd.DataFrame({"x": x, "y": y}))
+
+
+@pytest.fixture(scope="module")
+def laplace_pair():
+    rng = np.random.default_rng(0)
+    a = rng.laplace(size=N)
+    return pd.DataFrame({"a": a, "b": 0.8 * a + 0.7 * rng.laplace(size=N)})
+
+
+def test_one_gaussian_cluster_leaves_the_orientation_ambiguous(gaussian_pair):
+    report = gaussian_pair.identifiability()
+    entry = _edge(report, "a", "b")
+    assert entry["status"] == "orientation ambiguous" and entry["reason"] is None
+    assert entry["p_forward"] + entry["p_reverse"] > 0.9
+    assert abs(entry["delta_evidence"]) < 1e-6  # Markov equivalent: no local evidence
+    assert entry["agreement"] == pytest.approx(1.0)  # runs agree the pair is adjacent
+
+
+def test_one_cluster_data_do_not_support_heterogeneity(gaussian_pair):
+    clusters = gaussian_pair.identifiability()["clusters"]
+    assert clusters["heterogeneity"] == "not supported"
+    assert clusters["p_more_than_one"] < 0.5
+    lbf = clusters["evidence"]["log_bayes_factor"]
+    assert lbf is None or lbf < 3.0
+    assert clusters["separability"] == []
+
+
+def test_mechanism_change_of_the_effect_orients_the_edge(mechanism_pair):
+    report = mechanism_pair.identifiability()
+    assert report["clusters"]["heterogeneity"] == "supported"
+    assert report["clusters"]["evidence"]["log_bayes_factor"] > 10.0
+    entry = _edge(report, "x", "y")
+    assert (entry["cause"], entry["effect"]) == ("x", "y")
+    assert entry["status"] == "identified" and entry["reason"] == "mechanism change"
+    assert entry["delta_evidence"] >= 2.0 and entry["p_forward"] >= 0.8
+    targets = [t["variable"] for t in report["interpretation"]["shift_targets"]]
+    assert targets == ["y"]
+
+
+def test_v_structure_orients_the_collider_edges():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=N), rng.normal(size=N)
+    frame = pd.DataFrame({"a": a, "b": b, "c": 0.8 * a + 0.8 * b + 0.5 * rng.normal(size=N)})
+    report = _fit(frame).identifiability()
+    for cause in ("a", "b"):
+        entry = _edge(report, cause, "c")
+        assert (entry["cause"], entry["effect"]) == (cause, "c")
+        assert entry["status"] == "identified" and entry["reason"] == "v-structure"
+    assert _edge(report, "a", "b")["status"] == "not supported"
+    assert report["clusters"]["heterogeneity"] == "not supported"
+
+
+def test_heavy_tailed_preset_orients_laplace_noise_with_one_cluster(laplace_pair):
+    report = _fit(laplace_pair, "heavy_tailed").identifiability()
+    assert report["clusters"]["heterogeneity"] == "not supported"
+    assert report["conditions"]["likelihood_models_non_gaussian_noise"]
+    entry = _edge(report, "a", "b")
+    assert (entry["cause"], entry["effect"]) == ("a", "b")
+    assert entry["status"] == "identified" and entry["reason"] == "non-Gaussian noise"
+
+
+def test_gaussian_preset_does_not_sell_laplace_noise_as_heterogeneity(laplace_pair):
+    report = _fit(laplace_pair).identifiability()
+    assert report["clusters"]["heterogeneity"] in {"possibly non-Gaussian noise", "not supported"}
+    assert not report["conditions"]["likelihood_models_non_gaussian_noise"]
+    assert any("heavy_tailed" in w for w in report["warnings"])
+    # a Gaussian likelihood never orients by non-Gaussianity
+    assert all(e["reason"] != "non-Gaussian noise" for e in report["edges"])
+
+
+def test_slightly_different_clusters_are_flagged_as_poorly_separated():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 3))
+    x[500:, [0, 2]] += 2.0
+    x[:, 1] += 0.7 * x[:, 0]
+    report = _fit(pd.DataFrame(x, columns=list("abc"))).identifiability()
+    pairs = report["clusters"]["separability"]
+    assert pairs and not pairs[0]["separated"]
+    assert pairs[0]["misclassification"] > 0.05
+    assert any("poorly separated" in w for w in report["warnings"])
+
+
+def test_report_object_tables_json_and_display(mechanism_pair):
+    report = mechanism_pair.identifiability()
+    assert isinstance(report, bh.IdentifiabilityReport)
+    assert tuple(report) == SECTIONS
+    data = json.loads(json.dumps(report.to_dict()))
+    assert set(data) == set(SECTIONS)
+    assert set(data["edges"][0]) >= {
+        "cause",
+        "effect",
+        "status",
+        "reason",
+        "p_forward",
+        "p_reverse",
+        "p_none",
+        "delta_evidence",
+        "agreement",
+    }
+    for table in TABLES:
+        assert isinstance(report.to_frame(table), pd.DataFrame)
+    assert list(report.to_frame("nodes").variable) == ["x", "y"]
+    with pytest.raises(ValueError, match="unknown table"):
+        report.to_frame("nope")
+    text = repr(report)
+    assert "heterogeneity: supported" in text and "mechanism change" in text
+    page = report._repr_html_()
+    assert "<table" in page and "Shift targets" in page
+    assert report.counts == {"identified": 1, "orientation ambiguous": 0, "not supported": 0}
+    summary = mechanism_pair.summary()
+    row = summary[(summary.cause == "x") & (summary.effect == "y")].iloc[0]
+    assert row.status == "identified" and row.reason == "mechanism change"
+
+
+def _report(edges):
+    empty = {"heterogeneity": "not supported"}
+    return bh.IdentifiabilityReport(
+        {
+            "edges": edges,
+            "clusters": empty,
+            "agreement": {},
+            "conditions": {},
+            "interpretation": {},
+            "warnings": [],
+        }
+    )
+
+
+def test_identified_scores_count_directions_against_the_truth():
+    from types import SimpleNamespace
+
+    from bayes_hcl.bench import identified_scores
+
+    truth = np.zeros((4, 4), dtype=int)
+    truth[0, 1] = truth[1, 2] = 1
+    sim = SimpleNamespace(pooled_adjacency=truth, data=pd.DataFrame(columns=list("abcd")))
+
+    def entry(cause, effect, status, reason=None):
+        return {"cause": cause, "effect": effect, "status": status, "reason": reason}
+
+    report = _report(
+        [
+            entry("a", "b", "identified", "v-structure"),  # right
+            entry("c", "b", "identified", "mechanism change"),  # reversed
+            entry("a", "d", "identified", "v-structure"),  # not an edge at all
+            entry("b", "d", "orientation ambiguous"),
+        ]
+    )
+    scores = identified_scores(sim, report)
+    assert (scores["ident_correct"], scores["ident_reversed"], scores["ident_absent"]) == (1, 1, 1)
+    assert scores["n_identified"] == 3 and scores["n_ambiguous"] == 1
+    assert scores["n_true_adjacent"] == 2
+    assert scores["reasons"] == "mechanism change:1;v-structure:2"
+    with pytest.raises(ValueError, match="lacks sections"):
+        bh.IdentifiabilityReport({"edges": []})
