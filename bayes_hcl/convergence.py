@@ -180,14 +180,16 @@ def free_run_weights(runs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return free, w
 
 
-def _weighted_pairs(values: list[float], pairs, w_of: dict[int, float]) -> tuple:
-    """Mean over pairs of runs, plain and weighted by the product of the runs' weights."""
-    if not pairs:
+def _agreement(values: dict[tuple[int, int], float], w_of: dict[int, float]) -> tuple:
+    """Mean over pairs of distinct runs, and the expected value for two runs drawn with
+    replacement by weight (a run agrees with itself): a run stuck in a local optimum that its
+    weight discounts barely lowers the second."""
+    if not values:
         return None, None
-    pw = np.array([w_of[a] * w_of[b] for a, b in pairs])
-    plain = float(np.mean(values))
-    weighted = float(pw @ np.asarray(values) / pw.sum()) if pw.sum() > 1e-6 else None
-    return plain, weighted
+    plain = float(np.mean(list(values.values())))
+    weighted = sum(w * w for w in w_of.values())
+    weighted += sum(2.0 * w_of[a] * w_of[b] * v for (a, b), v in values.items())
+    return plain, float(weighted)
 
 
 def run_agreement(
@@ -197,19 +199,20 @@ def run_agreement(
 
     ``runs`` holds per run ``orders`` ``(R, d)``, ``partitions`` ``(R, n)``, ``weights``,
     ``scores`` and ``forced_one_cluster`` ``(R,)``; ``edges`` are the report's entries (their
-    ``agreement`` is averaged). Each statistic is averaged over pairs of runs plainly and
-    weighted by the product of the runs' posterior weights (ELBO weights for SVI, equal for
-    NUTS chains): a restart stuck in a local optimum that the ELBO outweighs lowers the plain
-    figure only. The verdict uses the weighted ones; when one run carries (almost) all the
-    weight it says so.
+    ``agreement`` is averaged, itself weighted by run). Order (Kendall tau) and partition (ARI)
+    agreement are given plainly, over pairs of distinct runs, and weighted: their expected
+    value for two runs drawn with replacement by posterior weight (ELBO weights for SVI, equal
+    for NUTS chains), so a restart stuck in a local optimum that the ELBO discounts lowers the
+    plain figure only. The verdict uses the weighted ones.
     """
     free, w = free_run_weights(runs)
     w_of = dict(zip(free.tolist(), w.tolist(), strict=True))
     pairs = list(combinations(free.tolist(), 2))
-    tau = [_kendall_tau(runs["orders"][a], runs["orders"][b]) for a, b in pairs]
-    ari = [adjusted_rand_index(runs["partitions"][a], runs["partitions"][b]) for a, b in pairs]
-    tau_plain, tau_w = _weighted_pairs(tau, pairs, w_of)
-    ari_plain, ari_w = _weighted_pairs(ari, pairs, w_of)
+    tau = {(a, b): _kendall_tau(runs["orders"][a], runs["orders"][b]) for a, b in pairs}
+    parts = runs["partitions"]
+    ari = {(a, b): adjusted_rand_index(parts[a], parts[b]) for a, b in pairs}
+    tau_plain, tau_w = _agreement(tau, w_of)
+    ari_plain, ari_w = _agreement(ari, w_of)
     edge_agree = [e["agreement"] for e in edges if e["status"] != "not supported"]
     kind = "chains" if method == "nuts" else "restarts"
     scores = np.sort(np.asarray(runs["scores"], dtype=float)[free])[::-1]
@@ -224,18 +227,19 @@ def run_agreement(
         "partition_ari_mean": ari_plain,
         "partition_ari_weighted": ari_w,
         "edge_agreement_mean": float(np.nanmean(edge_agree)) if edge_agree else None,
+        "dominant_run_weight": float(w.max()) if len(w) else None,
     }
     if len(free) < 2:
         out["verdict"] = "not assessed (one run)"
-    elif ari_w is None:
-        out["verdict"] = f"one of the {kind} carries the weight (the others score far lower)"
     else:
-        agree = ari_w >= 0.9 and (out["edge_agreement_mean"] or 1.0) >= 0.75
+        edge = out["edge_agreement_mean"]
+        agree = ari_w >= 0.9 and (edge is None or edge >= 0.75)
         out["verdict"] = f"{kind} agree" if agree else f"{kind} disagree"
         if not agree:
+            edge_text = "" if edge is None else f", edge agreement {edge:.2f}"
             warnings.append(
-                f"independent {kind} disagree (weighted partition ARI {ari_w:.2f}, edge "
-                f"agreement {out['edge_agreement_mean']:.2f}): the posterior is multimodal or "
-                f"the fit has not converged; more {kind} or steps help"
+                f"independent {kind} disagree (weighted partition ARI {ari_w:.2f}{edge_text}): "
+                f"the posterior is multimodal or the fit has not converged; more {kind} or "
+                "steps help"
             )
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import html
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -38,6 +39,16 @@ _EDGE_COLUMNS = [
     "delta_evidence",
     "agreement",
 ]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 class IdentifiabilityReport(Mapping):
@@ -68,8 +79,9 @@ class IdentifiabilityReport(Mapping):
 
     # -- conversions --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A deep copy as plain JSON-compatible Python (``identifiability.json``)."""
-        return copy.deepcopy(self._sections)
+        """A deep copy as plain JSON-compatible Python (``identifiability.json``); a number
+        that is not finite (NaN: not computable here) becomes ``None``."""
+        return _finite(copy.deepcopy(self._sections))
 
     def to_frame(self, table: str = "edges") -> pd.DataFrame:
         """One section as a tidy DataFrame.

@@ -167,6 +167,7 @@ def orientation_reasons(
 def negentropy(u: np.ndarray) -> float:
     """Hyvärinen's approximation of the negentropy of ``u`` after standardisation (>= 0)."""
     u = np.asarray(u, dtype=float)
+    u = u[np.isfinite(u)]
     sd = u.std()
     if len(u) < 3 or sd <= 0:
         return 0.0
@@ -179,6 +180,7 @@ def negentropy(u: np.ndarray) -> float:
 def jarque_bera(u: np.ndarray) -> tuple[float, float, float, float]:
     """Skewness, excess kurtosis, Jarque–Bera statistic and its chi-square(2) p-value."""
     u = np.asarray(u, dtype=float)
+    u = u[np.isfinite(u)]
     n = len(u)
     sd = u.std()
     if n < 3 or sd <= 0:
@@ -196,11 +198,15 @@ def cluster_residuals(
 
     With ``standardise`` each cluster's residuals are divided by their own sd, so clusters
     with different noise scales do not pool into a heavy-tailed (scale-mixture) residual.
+    Rows of a cluster too small to leave a residual (at most ``len(parents) + 2`` rows) are
+    NaN; :func:`negentropy` and :func:`jarque_bera` ignore them.
     """
-    out = np.zeros(len(x))
+    out = np.full(len(x), np.nan)
     p = sorted(parents)
     for k in np.unique(labels):
         rows = labels == k
+        if rows.sum() <= len(p) + 2:
+            continue  # too few rows to leave a residual: NaN, skipped by the tests below
         design = np.column_stack([np.ones(rows.sum()), x[rows][:, p]])
         beta, *_ = np.linalg.lstsq(design, x[rows, j], rcond=None)
         r = x[rows, j] - design @ beta
@@ -214,13 +220,17 @@ class OrderEvidence:
 
     ``score(order)`` is the decomposable score of the best graph consistent with ``order``
     (greedy parent sets, :meth:`OrderSearch.order_score`), plus, for nodes modelled with
-    non-Gaussian noise, ``n`` times the negentropy of their standardised within-cluster
-    residuals. ``delta(i, j)`` is ``score(order)`` minus the better of the two orders that
-    move ``j`` just before ``i`` or ``i`` just after ``j``: every alternative is a DAG (a
+    non-Gaussian noise (pass every continuous node under a non-Gaussian likelihood), ``n``
+    times the negentropy of their standardised within-cluster residuals. ``delta(i, j)`` is
+    ``score(order)`` minus the best score found among orders with ``j`` before ``i``: a hill
+    climb (single-node moves, at most ``max_sweeps`` sweeps) from the two nearest such orders,
+    moving ``j`` just before ``i`` or ``i`` just after ``j``. Every alternative is a DAG (a
     single-edge reversal can close a cycle) and may add the edges it needs, so the evidence
-    for a collider is what the extra edge costs, not the fit of a graph that cannot
-    represent the data. Markov-equivalent alternatives of a one-cluster Gaussian fit score
-    the same (delta 0).
+    for a collider is what the extra edge costs, not the fit of a graph that cannot represent
+    the data; the climb reaches Markov-equivalent orders that one move cannot (a chain
+    reversed end to end), which then score the same under one Gaussian cluster (delta 0).
+    The climb is local: a better reversed order it misses would make ``delta`` too large,
+    which is why the report also requires a structural reason.
     """
 
     def __init__(
@@ -230,11 +240,13 @@ class OrderEvidence:
         x: np.ndarray | None = None,
         labels: np.ndarray | None = None,
         non_gaussian_nodes: np.ndarray | None = None,
+        max_sweeps: int = 3,
     ):
         self.search, self.order = search, list(order)
         self.x, self.labels = x, labels
         self.ng = non_gaussian_nodes
         self._ng_cache: dict[tuple[int, frozenset], float] = {}
+        self.max_sweeps = max_sweeps
         self.base = self.score(self.order)
 
     def _negentropy_term(self, j: int, parents: frozenset) -> float:
@@ -261,13 +273,39 @@ class OrderEvidence:
         with_edge = self.search.best_parents(later, preds)[0]
         return float(with_edge - self.search.best_parents(later, preds - {first})[0])
 
-    def delta(self, i: int, j: int) -> float:
-        """Evidence (nats) for ``i`` before ``j`` against the nearest orders reversing them."""
+    def delta(self, i: int, j: int, movable: set[int] | None = None) -> float:
+        """Evidence (nats) for ``i`` before ``j`` against the best order found with ``j``
+        before ``i``.
+
+        ``movable``: the nodes the climb may move (default: all). Without any (an empty set)
+        only the two nearest orders are scored, which gives an upper bound.
+        """
         order = self.order
         if order.index(i) > order.index(j):
-            return -self.delta(j, i)
+            return -self.delta(j, i, movable)
         rest = [v for v in order if v != j]
         before = [*rest[: rest.index(i)], j, *rest[rest.index(i) :]]
         rest = [v for v in order if v != i]
         after = [*rest[: rest.index(j) + 1], i, *rest[rest.index(j) + 1 :]]
-        return self.base - max(self.score(before), self.score(after))
+        nodes = set(order) if movable is None else set(movable)
+        best = max(self._climb(start, j, i, nodes) for start in (before, after))
+        return self.base - best
+
+    def _climb(self, order: list[int], first: int, second: int, movable: set[int]) -> float:
+        """Hill-climb single-node moves among orders that keep ``first`` before ``second``."""
+        score = self.score(order)
+        for _ in range(self.max_sweeps if movable else 0):
+            moved = False
+            for node in [v for v in order if v in movable]:
+                rest = [v for v in order if v != node]
+                for pos in range(len(order)):
+                    trial = [*rest[:pos], node, *rest[pos:]]
+                    if trial == order or trial.index(first) > trial.index(second):
+                        continue
+                    value = self.score(trial)
+                    if value > score + 1e-9:
+                        order, score, moved = trial, value, True
+                        break
+            if not moved:
+                break
+        return score

@@ -191,3 +191,31 @@ def test_identified_scores_count_directions_against_the_truth():
     assert scores["reasons"] == "mechanism change:1;v-structure:2"
     with pytest.raises(ValueError, match="lacks sections"):
         bh.IdentifiabilityReport({"edges": []})
+
+
+def test_heterogeneity_verdict_rules():
+    from bayes_hcl.diagnostics import _heterogeneity
+
+    def ctx(k, intercept, noise, gaussian=True):
+        shifts = pd.DataFrame({"p_intercept_shift": intercept, "p_noise_shift": noise})
+        return {
+            "resp": np.ones((10, k)) / k,
+            "columns": ["a", "b"],
+            "non_gaussian_likelihood": not gaussian,
+            "shifts": shifts,
+            "edge_change": np.zeros((2, 2)),
+        }
+
+    clean = {"non_gaussian": np.array([False, False])}
+    odd = {"non_gaussian": np.array([False, True])}
+    lbf = {"log_bayes_factor": 20.0}
+    assert _heterogeneity(ctx(2, [0.9, 0], [0, 0]), clean, 0.3, lbf, 3)[0] == "not supported"
+    assert _heterogeneity(ctx(2, [0.9, 0], [0, 0]), clean, 0.9, lbf, 3)[0] == "supported"
+    weak = {"log_bayes_factor": 1.0}
+    assert _heterogeneity(ctx(2, [0.9, 0], [0, 0]), clean, 0.9, weak, 3)[0] == "weak"
+    artefact = "possibly non-Gaussian noise"
+    assert _heterogeneity(ctx(2, [0.9, 0], [0, 0]), odd, 0.9, lbf, 3)[0] == artefact
+    assert _heterogeneity(ctx(2, [0.1, 0], [0.9, 0]), clean, 0.9, lbf, 3)[0] == artefact
+    # a non-Gaussian likelihood is not second-guessed; one point cluster is not supported
+    assert _heterogeneity(ctx(2, [0.1, 0], [0.9, 0], False), odd, 0.9, lbf, 3)[0] == "supported"
+    assert _heterogeneity(ctx(1, [0.1, 0], [0.0, 0]), clean, 0.9, lbf, 3)[0] == "not supported"

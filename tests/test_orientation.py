@@ -162,3 +162,63 @@ def test_mechanism_changes_exact_on_a_hand_built_posterior():
     single = np.array([[True, False, False]] * 2)
     edge1, node1 = mechanism_changes(inclusion, weights, b_shift, np.zeros_like(b_shift), single)
     assert not edge1.any() and not node1.any()
+
+
+def test_order_evidence_climbs_to_markov_equivalent_orders():
+    # a chain reversed end to end is equivalent; one move cannot reach it, the climb does
+    rng = np.random.default_rng(5)
+    n = 2000
+    a = rng.normal(size=n)
+    b = 0.8 * a + 0.6 * rng.normal(size=n)
+    chain = np.column_stack([a, b, 0.8 * b + 0.6 * rng.normal(size=n)])
+    ev = _evidence(chain, np.zeros(n, dtype=int), [0, 1, 2])
+    assert ev.delta(1, 2) == pytest.approx(0.0, abs=1e-6)
+    assert ev.delta(0, 1) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_non_gaussian_evidence_counts_every_modelled_node_in_every_order():
+    # X uniform -> Y; scored from the wrong order (Y, X) the evidence must point back to X -> Y
+    rng = np.random.default_rng(6)
+    n = 2000
+    x = rng.uniform(-1.7, 1.7, size=n)
+    data = np.column_stack([x, x + 0.6 * rng.normal(size=n)])
+    ev = _evidence(data, np.zeros(n, dtype=int), [1, 0], np.array([True, True]))
+    assert ev.delta(1, 0) < -10.0
+
+
+def test_run_agreement_weights_runs_and_handles_no_edges():
+    from bayes_hcl.convergence import run_agreement
+
+    parts = np.array([[0, 0, 1, 1], [0, 1, 0, 1], [0, 0, 0, 0]])
+    runs = {
+        "orders": np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]),
+        "partitions": parts,
+        "weights": np.array([0.5, 0.5, 0.0]),
+        "scores": np.array([-10.0, -10.0, -50.0]),
+        "forced_one_cluster": np.array([False, False, True]),
+    }
+    warnings: list[str] = []
+    out = run_agreement(runs, [], "svi", warnings)  # no edges: no crash
+    assert out["n_runs"] == 2 and out["n_forced_one_cluster"] == 1
+    assert out["partition_ari_mean"] == pytest.approx(-0.5)
+    assert out["partition_ari_weighted"] == pytest.approx(0.5 * 1 + 0.5 * -0.5)
+    assert out["verdict"] == "restarts disagree" and len(warnings) == 1
+    runs["weights"] = np.array([0.999, 0.001, 0.0])  # a restart the ELBO discounts
+    out = run_agreement(runs, [{"status": "identified", "agreement": 0.0}], "svi", [])
+    assert out["partition_ari_weighted"] > 0.99
+    assert out["verdict"] == "restarts disagree"  # edge agreement 0.0 still counts
+
+
+def test_pair_agreement_on_an_unoriented_edge_compares_adjacency():
+    from bayes_hcl.diagnostics import _pair_agreement
+
+    pooled = np.array([[0.0, 0.3], [0.3, 0.0]])
+    calls = np.zeros((2, 2, 2), dtype=bool)
+    calls[0, 0, 1] = calls[1, 1, 0] = True  # both runs find the edge, opposite directions
+    runs = {
+        "calls": calls,
+        "weights": np.array([0.5, 0.5]),
+        "forced_one_cluster": np.zeros(2, bool),
+    }
+    assert _pair_agreement(runs, pooled, 0, 1, oriented=False) == pytest.approx(1.0)
+    assert _pair_agreement(runs, pooled, 0, 1, oriented=True) == pytest.approx(0.0)
