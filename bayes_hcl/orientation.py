@@ -222,9 +222,10 @@ class OrderEvidence:
     (greedy parent sets, :meth:`OrderSearch.order_score`), plus, for nodes modelled with
     non-Gaussian noise (pass every continuous node under a non-Gaussian likelihood), ``n``
     times the negentropy of their standardised within-cluster residuals. ``delta(i, j)`` is
-    ``score(order)`` minus the best score found among orders with ``j`` before ``i``: a hill
-    climb (single-node moves, at most ``max_sweeps`` sweeps) from the two nearest such orders,
-    moving ``j`` just before ``i`` or ``i`` just after ``j``. Every alternative is a DAG (a
+    the best score found among orders with ``i`` before ``j`` minus the best among orders with
+    ``j`` before ``i``: hill climbs (single-node moves, at most ``max_sweeps`` sweeps) from the
+    fitted order and from the two nearest reversed orders, moving ``j`` just before ``i`` or
+    ``i`` just after ``j``. Every alternative is a DAG (a
     single-edge reversal can close a cycle) and may add the edges it needs, so the evidence
     for a collider is what the extra edge costs, not the fit of a graph that cannot represent
     the data; the climb reaches Markov-equivalent orders that one move cannot (a chain
@@ -247,7 +248,6 @@ class OrderEvidence:
         self.ng = non_gaussian_nodes
         self._ng_cache: dict[tuple[int, frozenset], float] = {}
         self.max_sweeps = max_sweeps
-        self.base = self.score(self.order)
 
     def _negentropy_term(self, j: int, parents: frozenset) -> float:
         key = (j, parents)
@@ -289,7 +289,8 @@ class OrderEvidence:
         after = [*rest[: rest.index(j) + 1], i, *rest[rest.index(j) + 1 :]]
         nodes = set(order) if movable is None else set(movable)
         best = max(self._climb(start, j, i, nodes) for start in (before, after))
-        return self.base - best
+        # climb the fitted side too, so gains elsewhere in the order do not count as evidence
+        return self._climb(order, i, j, nodes) - best
 
     def _climb(self, order: list[int], first: int, second: int, movable: set[int]) -> float:
         """Hill-climb single-node moves among orders that keep ``first`` before ``second``."""
