@@ -139,6 +139,7 @@ class IdentifiabilityReport(Mapping):
         frame = self.to_frame("edges")
         if len(frame):
             shown = frame[_EDGE_COLUMNS].copy()
+            shown["reason"] = shown["reason"].fillna("-")
             lines += ["", shown.to_string(index=False, float_format=lambda v: f"{v:.3g}")]
         lines += [f"warning: {w}" for w in self["warnings"]]
         return "\n".join(lines)
@@ -149,7 +150,8 @@ class IdentifiabilityReport(Mapping):
         parts.append("</ul>")
         frame = self.to_frame("edges")
         if len(frame):
-            parts.append(frame[_EDGE_COLUMNS].to_html(index=False, float_format="{:.3g}".format))
+            shown = frame[_EDGE_COLUMNS].assign(reason=frame["reason"].fillna("-"))
+            parts.append(shown.to_html(index=False, float_format="{:.3g}".format))
         for name, title in (
             ("separability", "Cluster separability"),
             ("specific_edges", "Cluster-specific edges"),
