@@ -378,6 +378,12 @@ class HCLResult:
             table[name] = [np.nan if conv is None else conv[i, j, col] for i, j in rows]
         return table.rename(columns={"p_any": "p_pooled"})
 
+    def plot(self, figsize: tuple[float, float] = (15.0, 9.0)):
+        """One-figure overview (see :func:`bayes_hcl.plots.plot_overview`); returns the Axes."""
+        from . import plots  # plots sit above results: imported only when asked for
+
+        return plots.plot_overview(self, figsize)
+
     def to_arviz(self):
         """The posterior as ArviZ data: ``InferenceData`` (ArviZ 0.x) or ``DataTree`` (1.x).
 

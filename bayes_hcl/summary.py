@@ -161,16 +161,28 @@ def expected_binder_loss(labels: np.ndarray, cocluster: np.ndarray) -> float:
     return float(np.abs(same - cocluster)[np.triu_indices(len(labels), 1)].sum())
 
 
+def _onehot(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids, inverse = np.unique(labels, return_inverse=True)
+    onehot = np.zeros((len(labels), len(ids)))
+    onehot[np.arange(len(labels)), inverse] = 1.0
+    return onehot, inverse
+
+
+def _vi_from_within(inverse: np.ndarray, within: np.ndarray, mass: np.ndarray) -> float:
+    size = np.bincount(inverse)[inverse]
+    return float(np.mean(np.log2(size) + np.log2(mass) - 2.0 * np.log2(within)))
+
+
 def expected_vi_loss(labels: np.ndarray, cocluster: np.ndarray) -> float:
     """Lower bound of the posterior expected Variation of Information (Wade & Ghahramani 2018).
 
-    ``E[VI] >= (1/n) sum_i [log2 |c_i| + log2 sum_j P_ij - 2 log2 sum_{j in c_i} P_ij]``.
+    ``E[VI] >= (1/n) sum_i [log2 |c_i| + log2 sum_j P_ij - 2 log2 sum_{j in c_i} P_ij]``;
+    the within-cluster sums are one matrix product with the partition's indicator matrix,
+    so no ``n × n`` temporary is formed.
     """
-    same = labels[:, None] == labels[None, :]
-    size = same.sum(1)
-    mass = cocluster.sum(1)
-    within = (cocluster * same).sum(1)
-    return float(np.mean(np.log2(size) + np.log2(mass) - 2.0 * np.log2(within)))
+    onehot, inverse = _onehot(labels)
+    within = (cocluster @ onehot)[np.arange(len(labels)), inverse]
+    return _vi_from_within(inverse, within, cocluster.sum(1))
 
 
 def point_partition(
@@ -183,15 +195,57 @@ def point_partition(
     Rows of clusters too small to count as occupied then join their most probable occupied
     cluster (:func:`absorb_small_clusters`).
     """
-    loss_fn = {"vi": expected_vi_loss, "binder": expected_binder_loss}.get(loss)
-    if loss_fn is None:
+    if loss not in ("vi", "binder"):
         raise ValueError(f"loss must be 'vi' or 'binder', got {loss!r}")
     mean = membership.mean(0)
-    candidates = [mean.argmax(-1)]
-    candidates += list(np.unique(membership.argmax(-1), axis=0))
-    scores = [loss_fn(c, cocluster) for c in candidates]
+    candidates = [mean.argmax(-1), *np.unique(membership.argmax(-1), axis=0)]
+    if loss == "vi":
+        scores = _batched_vi_losses(candidates, cocluster)
+    else:
+        scores = [expected_binder_loss(c, cocluster) for c in candidates]
     best = absorb_small_clusters(candidates[int(np.argmin(scores))], mean, min_size)
-    return _greedy_merge(best, cocluster, loss_fn)
+    if loss == "vi":
+        return _greedy_merge_vi(best, cocluster)
+    return _greedy_merge(best, cocluster, expected_binder_loss)
+
+
+def _batched_vi_losses(candidates: list[np.ndarray], cocluster: np.ndarray) -> list[float]:
+    """:func:`expected_vi_loss` of many partitions with one pass over ``cocluster``."""
+    blocks = [_onehot(c) for c in candidates]
+    sums = cocluster @ np.hstack([b[0] for b in blocks])
+    mass, rows, out, start = cocluster.sum(1), np.arange(cocluster.shape[0]), [], 0
+    for onehot, inverse in blocks:
+        within = sums[:, start : start + onehot.shape[1]][rows, inverse]
+        out.append(_vi_from_within(inverse, within, mass))
+        start += onehot.shape[1]
+    return out
+
+
+def _greedy_merge_vi(labels: np.ndarray, cocluster: np.ndarray) -> np.ndarray:
+    """:func:`_greedy_merge` for the VI loss, on per-cluster sums of ``cocluster`` columns
+    (merging two clusters adds their columns), so each trial costs ``O(n)``."""
+    onehot, inverse = _onehot(labels)
+    ids = list(np.unique(labels))
+    sums, mass, rows = cocluster @ onehot, cocluster.sum(1), np.arange(len(labels))
+    current = _vi_from_within(inverse, sums[rows, inverse], mass)
+    while len(ids) > 1:
+        trials = []
+        for a in range(len(ids)):
+            for b in range(a + 1, len(ids)):
+                merged = np.where(inverse == b, a, inverse)
+                col = sums[:, a] + sums[:, b]
+                within = np.where((inverse == a) | (inverse == b), col, sums[rows, inverse])
+                trials.append((_vi_from_within(merged, within, mass), a, b))
+        value, a, b = min(trials)
+        if value >= current:
+            break
+        sums[:, a] += sums[:, b]
+        sums = np.delete(sums, b, axis=1)
+        inverse = np.where(inverse == b, a, inverse)
+        inverse = np.where(inverse > b, inverse - 1, inverse)
+        ids.pop(b)
+        current = value
+    return np.asarray(ids)[inverse]
 
 
 def _greedy_merge(labels: np.ndarray, cocluster: np.ndarray, loss_fn) -> np.ndarray:

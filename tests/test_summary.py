@@ -164,3 +164,21 @@ def test_cpdag_adjacency_undirects_edges_the_report_cannot_orient():
     }
     adj = cpdag_adjacency(pooled, report, cols)
     np.testing.assert_array_equal(adj, [[0, 1, 1], [1, 0, 0], [0, 0, 0]])
+
+
+def _vi_by_definition(labels, cc):
+    same = labels[:, None] == labels[None, :]
+    within = (cc * same).sum(1)
+    return float(np.mean(np.log2(same.sum(1)) + np.log2(cc.sum(1)) - 2.0 * np.log2(within)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 5))
+def test_fast_vi_loss_and_merge_equal_the_definition(seed, k):
+    rng = np.random.default_rng(seed)
+    m = rng.dirichlet(np.full(k, 0.3), size=(20, 40))
+    cc = summary.coclustering(m)
+    labels = rng.integers(0, k, 40)
+    assert summary.expected_vi_loss(labels, cc) == pytest.approx(_vi_by_definition(labels, cc))
+    merged = summary._greedy_merge_vi(labels.copy(), cc)
+    assert (merged == summary._greedy_merge(labels.copy(), cc, _vi_by_definition)).all()
