@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true")
+    rep = sub.add_parser("report", help="write the HTML report of a fit written by 'fit'")
+    rep.add_argument("fit_dir", help="folder written by 'bayes-hcl fit' (reads posterior.nc)")
+    rep.add_argument("--out", default=None, help="HTML file (default: FIT_DIR/report.html)")
     bench = sub.add_parser("bench", help="run the synthetic benchmark suite")
     bench.add_argument("--out", default="bench_results", help="folder for results.csv/json")
     bench.add_argument(
@@ -220,6 +223,19 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from .results import load_result
+
+    source = Path(args.fit_dir) / "posterior.nc"
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"{args.fit_dir!r} holds no posterior.nc: run 'bayes-hcl fit' first"
+        )
+    out = Path(args.out) if args.out else Path(args.fit_dir) / "report.html"
+    print(f"wrote {load_result(source).report(out)}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo, run_sachs_demo
 
@@ -251,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             "fit": _cmd_fit,
             "simulate": _cmd_simulate,
             "demo": _cmd_demo,
+            "report": _cmd_report,
             "bench": _cmd_bench,
         }[args.command]
         return handler(args)

@@ -384,6 +384,12 @@ class HCLResult:
 
         return plots.plot_overview(self, figsize)
 
+    def report(self, path: str | os.PathLike, title: str = "bayes_hcl report"):
+        """Write a self-contained HTML report (see :mod:`bayes_hcl.report`); returns its path."""
+        from . import report  # the report sits above results: imported only when asked for
+
+        return report.write_report(self, path, title)
+
     def to_arviz(self):
         """The posterior as ArviZ data: ``InferenceData`` (ArviZ 0.x) or ``DataTree`` (1.x).
 

@@ -1,0 +1,89 @@
+"""The HTML report: every section, figures embedded, nothing fetched from the network."""
+
+import html
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from bayes_hcl.report import SECTIONS, render_report
+from tests.test_cli import fitted_dir, run_cli  # noqa: F401  (fixture reused)
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.links = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("id"))
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        for key in ("href", "src"):
+            if key in attrs and tag != "img":
+                self.links.append(attrs[key])
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def test_report_has_every_section_and_only_embedded_figures(small_fit):
+    text = render_report(small_fit, title="test report")
+    page = _parse(text)
+    assert page.sections == list(SECTIONS)
+    assert len(page.images) >= 5
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert not page.links  # no stylesheet, script or link to fetch
+    assert "http://" not in text and "https://" not in text
+    for line in small_fit.identifiability().headline():
+        assert html.escape(line.split(" (")[0]) in text
+    assert f"seed {small_fit.seed}" in text and "&quot;versions&quot;" in text
+
+
+def test_report_written_by_the_api_and_the_cli(small_fit, tmp_path, fitted_dir):  # noqa: F811
+    path = small_fit.report(tmp_path / "sub" / "r.html")
+    assert path.is_file() and path.read_text().startswith("<!DOCTYPE html>")
+    proc = run_cli("report", str(fitted_dir / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert _parse((fitted_dir / "out" / "report.html").read_text()).sections == list(SECTIONS)
+    missing = run_cli("report", str(tmp_path))
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1 and "posterior.nc" in missing.stderr
+
+
+_CHROMIUM = next(
+    (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
+    None,
+)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_CHROMIUM is None, reason="no headless Chromium on this machine")
+def test_report_renders_in_headless_chromium(small_fit, tmp_path):
+    path = small_fit.report(tmp_path / "report.html")
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [
+            _CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--window-size=1200,6000",
+            f"--screenshot={shot}",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    # Chromium logs page console messages (errors included) as "CONSOLE(line)"
+    assert "CONSOLE(" not in proc.stderr and "Uncaught" not in proc.stderr
