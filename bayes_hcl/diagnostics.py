@@ -34,6 +34,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
+import networkx as nx
 import numpy as np
 from scipy import stats
 
@@ -41,7 +42,13 @@ from .convergence import free_run_weights, run_agreement
 from .identifiability import IdentifiabilityReport
 from .model import CONTINUOUS
 from .order_search import DiscreteNodes, OrderSearch, cluster_moments
-from .orientation import OrderEvidence, cluster_residuals, jarque_bera, orientation_reasons
+from .orientation import (
+    OrderEvidence,
+    cluster_residuals,
+    jarque_bera,
+    orientation_reasons,
+    standardise_per_cluster,
+)
 from .summary import acyclic_edges, adjacency_with_ambiguous
 
 __all__ = ["IdentifiabilityReport", "cpdag_adjacency", "identifiability_report", "separability"]
@@ -137,14 +144,16 @@ def _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, threshold):
     # the likelihood's noise law applies to every continuous node in every order compared,
     # not only to those whose residual looks non-Gaussian in the fitted one
     continuous = np.asarray(ctx["type_codes"]) == CONTINUOUS
+    graph = nx.from_numpy_array(dag.astype(int), create_using=nx.DiGraph)
+    # causes first; ties broken by the posterior mean node potentials
+    order = list(nx.lexicographical_topological_sort(graph, key=lambda v: ctx["phi"][v]))
     evidence = OrderEvidence(
         _search(ctx),
-        _topological_order(dag, ctx["phi"]),
+        order,
         ctx["x"],
         ctx["labels"],
         continuous if modelled else None,
     )
-    related = _connected(dag)
     entries = []
     for i, j in combinations(range(len(columns)), 2):
         if pooled[i, j] < pooled[j, i]:
@@ -157,7 +166,8 @@ def _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, threshold):
         adjacent = evidence.adjacency(i, j)
         # the climb over reversed orders is the costly part: only where it can decide
         eligible = is_decided and found and not misspecified and adjacent >= threshold
-        delta = evidence.delta(i, j, related[i] | related[j] if eligible else set())
+        movable = _related(graph, i) | _related(graph, j) if eligible else set()
+        delta = evidence.delta(i, j, movable)
         if p_f + p_r < 0.5:
             status = UNSUPPORTED
         elif eligible and delta >= threshold:
@@ -183,26 +193,9 @@ def _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, threshold):
     return entries
 
 
-def _connected(dag: np.ndarray) -> list[set[int]]:
-    """Per node: itself, its ancestors and its descendants in ``dag``."""
-    reach = dag.astype(bool) | np.eye(len(dag), dtype=bool)
-    for _ in range(len(dag)):
-        nxt = reach | ((reach.astype(int) @ reach.astype(int)) > 0)
-        if (nxt == reach).all():
-            break
-        reach = nxt
-    return [set(np.flatnonzero(reach[v] | reach[:, v])) for v in range(len(dag))]
-
-
-def _topological_order(dag: np.ndarray, phi: np.ndarray) -> list[int]:
-    """An order of ``dag`` (causes first), ties broken by the posterior mean potentials."""
-    remaining, order = set(range(len(dag))), []
-    while remaining:
-        sources = [v for v in remaining if not dag[list(remaining), v].any()]
-        nxt = min(sources, key=lambda v: phi[v])
-        order.append(nxt)
-        remaining.remove(nxt)
-    return order
+def _related(graph: nx.DiGraph, v: int) -> set[int]:
+    """``v`` with its ancestors and descendants."""
+    return {v} | nx.ancestors(graph, v) | nx.descendants(graph, v)
 
 
 def _call(p_ij: float, p_ji: float) -> int:
@@ -348,7 +341,7 @@ def _heterogeneity(ctx, residuals, p_multi, evidence, threshold) -> tuple[str, s
     if p_multi < 0.5:
         return NOT_SUPPORTED, f"P(more than one cluster) = {p_multi:.2f}"
     gaussian = not ctx["non_gaussian_likelihood"]
-    odd = [c for c, flag in zip(ctx["columns"], residuals["non_gaussian"], strict=True) if flag]
+    odd = residuals["non_gaussian_names"]
     if gaussian and odd:
         return NON_GAUSSIAN_ARTEFACT, (
             f"within-cluster residuals of {', '.join(odd)} are non-Gaussian under a Gaussian "
@@ -389,8 +382,7 @@ def _residual_checks(ctx: dict[str, Any], parents: list[frozenset]) -> dict[str,
         if codes[j] != CONTINUOUS:
             continue
         r = cluster_residuals(x, labels, j, parents[j])
-        standardised = cluster_residuals(x, labels, j, parents[j], standardise=True)
-        skew, kurt, _, p = jarque_bera(standardised)
+        skew, kurt, _, p = jarque_bera(standardise_per_cluster(r, labels))
         out["skew"][j], out["kurt"][j], out["jb_p"][j] = skew, kurt, p
         out["non_gaussian"][j] = p < 1e-3 and (abs(skew) > 0.2 or abs(kurt) > 0.4)
         parts = [r[g] for g in groups if np.isfinite(r[g]).all()]
@@ -398,6 +390,9 @@ def _residual_checks(ctx: dict[str, Any], parents: list[frozenset]) -> dict[str,
             var = np.array([np.var(v) for v in parts])
             out["var_ratio"][j] = float(var.max() / max(var.min(), 1e-300))
             out["equal_var_p"][j] = float(stats.bartlett(*parts).pvalue)
+    out["non_gaussian_names"] = [
+        c for c, flag in zip(ctx["columns"], out["non_gaussian"], strict=True) if flag
+    ]
     return out
 
 
@@ -413,7 +408,7 @@ def _condition_section(ctx, residuals, clusters, rows_per_parameter, warnings) -
                 f"cluster {k} has {sizes[k]} rows for {n_params[k]} parameters (want >= "
                 f"{rows_per_parameter * n_params[k]:.0f}): its graph is weakly determined"
             )
-    ng = [c for c, f in zip(ctx["columns"], residuals["non_gaussian"], strict=True) if f]
+    ng = residuals["non_gaussian_names"]
     if ng and not ctx["non_gaussian_likelihood"]:
         warnings.append(
             f"residuals of {', '.join(ng)} are non-Gaussian but the likelihood is Gaussian: "
@@ -463,6 +458,8 @@ def _interpretation(ctx: dict[str, Any]) -> dict[str, list[dict]]:
     inclusion = np.asarray(ctx["cluster_inclusion"])
     universal, specific = [], []
     for row in table.itertuples(index=False):
+        if row.p_any < 0.5:
+            continue
         i, j = idx[row.cause], idx[row.effect]
         entry = {
             "cause": row.cause,
@@ -472,8 +469,6 @@ def _interpretation(ctx: dict[str, Any]) -> dict[str, list[dict]]:
             "p_differs": float(change[i, j]),
             **{f"p_cluster_{k}": float(inclusion[k, i, j]) for k in range(len(inclusion))},
         }
-        if row.p_any < 0.5:
-            continue
         (specific if change[i, j] >= 0.5 else universal).append(entry)
     shifts = [
         {k: (float(v) if not isinstance(v, str) else v) for k, v in rec.items()}

@@ -38,6 +38,7 @@ __all__ = [
     "meek_closure",
     "negentropy",
     "orientation_reasons",
+    "standardise_per_cluster",
 ]
 
 ORIENTATION_REASONS = ("v-structure", "mechanism change", "non-Gaussian noise")
@@ -151,15 +152,16 @@ def orientation_reasons(
     roots = np.r_[np.zeros(d, dtype=bool), True]
     hetero = cpdag(augmented, roots)[:d, :d] if changed.any() else np.zeros_like(g)
     ng = np.zeros(d, dtype=bool) if non_gaussian is None else np.asarray(non_gaussian, bool)
+    v_structure, mechanism, non_gaussian_noise = ORIENTATION_REASONS
     out: list[list[list[str]]] = [[[] for _ in range(d)] for _ in range(d)]
     for i, j in zip(*np.nonzero(g), strict=True):
         found = []
         if plain[i, j]:
-            found.append("v-structure")
+            found.append(v_structure)
         if hetero[i, j] and not plain[i, j]:
-            found.append("mechanism change")
+            found.append(mechanism)
         if ng[i] or ng[j]:
-            found.append("non-Gaussian noise")
+            found.append(non_gaussian_noise)
         out[i][j] = found
     return out
 
@@ -196,10 +198,9 @@ def cluster_residuals(
 ) -> np.ndarray:
     """Residual ``(n,)`` of node ``j`` regressed on ``parents`` by least squares per cluster.
 
-    With ``standardise`` each cluster's residuals are divided by their own sd, so clusters
-    with different noise scales do not pool into a heavy-tailed (scale-mixture) residual.
-    Rows of a cluster too small to leave a residual (at most ``len(parents) + 2`` rows) are
-    NaN; :func:`negentropy` and :func:`jarque_bera` ignore them.
+    With ``standardise`` each cluster's residuals are divided by their own sd (see
+    :func:`standardise_per_cluster`). Rows of a cluster too small to leave a residual (at most
+    ``len(parents) + 2`` rows) are NaN; :func:`negentropy` and :func:`jarque_bera` ignore them.
     """
     out = np.full(len(x), np.nan)
     p = sorted(parents)
@@ -209,8 +210,17 @@ def cluster_residuals(
             continue  # too few rows to leave a residual: NaN, skipped by the tests below
         design = np.column_stack([np.ones(rows.sum()), x[rows][:, p]])
         beta, *_ = np.linalg.lstsq(design, x[rows, j], rcond=None)
-        r = x[rows, j] - design @ beta
-        out[rows] = r / max(float(r.std()), 1e-12) if standardise else r
+        out[rows] = x[rows, j] - design @ beta
+    return standardise_per_cluster(out, labels) if standardise else out
+
+
+def standardise_per_cluster(residual: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Divide each cluster's residuals by their own sd, so clusters with different noise
+    scales do not pool into a heavy-tailed (scale-mixture) residual."""
+    out = residual.copy()
+    for k in np.unique(labels):
+        rows = labels == k
+        out[rows] = residual[rows] / max(float(np.std(residual[rows])), 1e-12)
     return out
 
 

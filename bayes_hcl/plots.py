@@ -126,11 +126,9 @@ def plot_graph(
 
 
 def _sorted_rows(result) -> np.ndarray:
-    labels = result.clusters()
-    rows = np.argsort(labels, kind="stable")
-    if len(rows) > MAX_ROWS_SHOWN:
-        rows = np.sort(np.linspace(0, len(rows) - 1, MAX_ROWS_SHOWN).astype(int))
-        rows = np.argsort(labels, kind="stable")[rows]
+    rows = np.argsort(result.clusters(), kind="stable")
+    if len(rows) > MAX_ROWS_SHOWN:  # evenly spaced rows of the sorted order
+        rows = rows[np.linspace(0, len(rows) - 1, MAX_ROWS_SHOWN).astype(int)]
     return rows
 
 

@@ -96,14 +96,25 @@ def n_clusters_posterior(occupied: np.ndarray) -> pd.Series:
     return pd.Series(freq / counts.size, index=pd.Index(values, name="n_clusters"), name="prob")
 
 
+def _in_all(prob: np.ndarray, occupied: np.ndarray) -> np.ndarray:
+    """Per draw: probability that the event of ``prob`` ``(S, K, ...)`` (independent across
+    clusters given the draw) holds in every occupied cluster."""
+    occ = occupied.reshape(occupied.shape + (1,) * (prob.ndim - 2))
+    return np.where(occ, prob, 1.0).prod(1)
+
+
+def _in_any(prob: np.ndarray, occupied: np.ndarray) -> np.ndarray:
+    """Per draw: probability that it holds in at least one occupied cluster."""
+    return 1.0 - _in_all(1.0 - prob, occupied)
+
+
 def pooled_edge_probabilities(inclusion: np.ndarray, occupied: np.ndarray) -> np.ndarray:
     """Probability ``(d, d)`` that an edge is present in at least one occupied cluster.
 
     Given a draw, the clusters' edge indicators are independent with probabilities
     ``inclusion[s, k]``, so ``P(any) = 1 - prod_k (1 - inclusion[s, k])`` over occupied k.
     """
-    absent = np.where(occupied[:, :, None, None], 1.0 - inclusion, 1.0)
-    return (1.0 - absent.prod(axis=1)).mean(0)
+    return _in_any(inclusion, occupied).mean(0)
 
 
 def adjacency_with_ambiguous(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -130,9 +141,8 @@ def universality_table(
     ``p_specific = p_any - p_all`` is the probability that the edge is present in some but not
     all occupied clusters; with one occupied cluster an edge is universal by definition.
     """
-    occ = occupied[:, :, None, None]
-    p_all = np.where(occ, inclusion, 1.0).prod(1).mean(0)
-    p_any = 1.0 - np.where(occ, 1.0 - inclusion, 1.0).prod(1).mean(0)
+    p_all = _in_all(inclusion, occupied).mean(0)
+    p_any = _in_any(inclusion, occupied).mean(0)
     rows = [
         (columns[i], columns[j], p_any[i, j], p_all[i, j], p_any[i, j] - p_all[i, j])
         for i in range(len(columns))
@@ -359,7 +369,7 @@ def shift_table(
     occ = occupied[:, :, None]
 
     def p_any(resp):
-        return ((1.0 - np.where(occ, 1.0 - resp, 1.0).prod(1)) * multi[:, None]).mean(0)
+        return (_in_any(resp, occupied) * multi[:, None]).mean(0)
 
     b_spread = np.where(occ, intercepts, -np.inf).max(1) - np.where(occ, intercepts, np.inf).min(1)
     ratio = np.where(occ, noise, 0.0).max(1) / np.where(occ, noise, np.inf).min(1)
@@ -421,16 +431,10 @@ def mechanism_changes(
     """
     occ = occupied[:, :, None, None]
     multi = (occupied.sum(1) >= 2)[:, None, None]
-    p_all = np.where(occ, inclusion, 1.0).prod(1)
-    p_any = 1.0 - np.where(occ, 1.0 - inclusion, 1.0).prod(1)
+    p_all, p_any = _in_all(inclusion, occupied), _in_any(inclusion, occupied)
     span = np.where(occ, weights, -np.inf).max(1) - np.where(occ, weights, np.inf).min(1)
     edge = (p_any - p_all + p_all * (span > min_weight_change)) * multi
-    occ2 = occupied[:, :, None]
-
-    def shifted(resp):
-        return 1.0 - np.where(occ2, 1.0 - resp, 1.0).prod(1)
-
-    keep = (1.0 - shifted(intercept_shift)) * (1.0 - shifted(noise_shift))
+    keep = (1.0 - _in_any(intercept_shift, occupied)) * (1.0 - _in_any(noise_shift, occupied))
     keep = keep * (1.0 - edge).prod(1)
     node = (1.0 - keep) * multi[:, :, 0]
     return edge.mean(0), node.mean(0)

@@ -13,6 +13,20 @@ os.environ.setdefault("BAYES_HCL_CACHE_DIR", tempfile.mkdtemp(prefix="bayes_hcl_
 
 import bayes_hcl as bh
 
+# DESIGN section 5: the fixed top level of identifiability.json and the keys of every edge
+REPORT_SECTIONS = {"edges", "clusters", "agreement", "conditions", "interpretation", "warnings"}
+EDGE_KEYS = {
+    "cause",
+    "effect",
+    "status",
+    "reason",
+    "p_forward",
+    "p_reverse",
+    "p_none",
+    "delta_evidence",
+    "agreement",
+}
+
 SMALL_FIT = {"num_steps": 1500, "num_restarts": 4, "num_samples": 100, "max_clusters": 4}
 
 

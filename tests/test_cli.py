@@ -12,6 +12,7 @@ import pytest
 
 import bayes_hcl as bh
 from bayes_hcl.cli import main
+from tests.conftest import REPORT_SECTIONS
 
 EXPECTED_FILES = {
     "edge_probabilities.csv",
@@ -84,14 +85,7 @@ def test_fit_writes_exactly_the_contract(fitted_dir):
     assert summary["n_clusters"] == len(clusters)
     assert {"jax", "numpyro", "arviz"} <= set(summary["versions"])
     ident = json.loads((out / "identifiability.json").read_text())
-    assert set(ident) == {
-        "edges",
-        "clusters",
-        "agreement",
-        "conditions",
-        "interpretation",
-        "warnings",
-    }
+    assert set(ident) == REPORT_SECTIONS
     assert ident["clusters"]["heterogeneity"] in {
         "supported",
         "weak",

@@ -8,6 +8,7 @@ import pytest
 
 import bayes_hcl as bh
 from bayes_hcl.identifiability import SECTIONS, TABLES
+from tests.conftest import EDGE_KEYS, REPORT_SECTIONS
 
 N = 600  # rows of every two- and three-variable case (one compiled shape per preset and d)
 
@@ -123,18 +124,8 @@ def test_report_object_tables_json_and_display(mechanism_pair):
     assert isinstance(report, bh.IdentifiabilityReport)
     assert tuple(report) == SECTIONS
     data = json.loads(json.dumps(report.to_dict()))
-    assert set(data) == set(SECTIONS)
-    assert set(data["edges"][0]) >= {
-        "cause",
-        "effect",
-        "status",
-        "reason",
-        "p_forward",
-        "p_reverse",
-        "p_none",
-        "delta_evidence",
-        "agreement",
-    }
+    assert set(data) == set(SECTIONS) == REPORT_SECTIONS
+    assert set(data["edges"][0]) >= EDGE_KEYS
     for table in TABLES:
         assert isinstance(report.to_frame(table), pd.DataFrame)
     assert list(report.to_frame("nodes").variable) == ["x", "y"]
@@ -206,8 +197,8 @@ def test_heterogeneity_verdict_rules():
             "edge_change": np.zeros((2, 2)),
         }
 
-    clean = {"non_gaussian": np.array([False, False])}
-    odd = {"non_gaussian": np.array([False, True])}
+    clean = {"non_gaussian": np.array([False, False]), "non_gaussian_names": []}
+    odd = {"non_gaussian": np.array([False, True]), "non_gaussian_names": ["b"]}
     lbf = {"log_bayes_factor": 20.0}
     assert _heterogeneity(ctx(2, [0.9, 0], [0, 0]), clean, 0.3, lbf, 3)[0] == "not supported"
     assert _heterogeneity(ctx(2, [0.9, 0], [0, 0]), clean, 0.9, lbf, 3)[0] == "supported"

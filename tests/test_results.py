@@ -8,6 +8,7 @@ import pytest
 
 import bayes_hcl as bh
 from bayes_hcl import metrics, summary
+from tests.conftest import EDGE_KEYS, REPORT_SECTIONS
 
 
 def test_small_fit_recovers_clusters_and_skeleton(small_fit, small_sim):
@@ -78,26 +79,9 @@ def test_effects_universal_specific_and_shifts(small_fit):
 
 def test_identifiability_report_has_fixed_top_level(small_fit):
     report = small_fit.identifiability()
-    assert set(report) == {
-        "edges",
-        "clusters",
-        "agreement",
-        "conditions",
-        "interpretation",
-        "warnings",
-    }
+    assert set(report) == REPORT_SECTIONS
     for entry in report["edges"]:
-        assert set(entry) >= {
-            "cause",
-            "effect",
-            "status",
-            "reason",
-            "p_forward",
-            "p_reverse",
-            "p_none",
-            "delta_evidence",
-            "agreement",
-        }
+        assert set(entry) >= EDGE_KEYS
         assert entry["status"] in {"identified", "orientation ambiguous", "not supported"}
         assert entry["reason"] in {None, "mechanism change", "v-structure", "non-Gaussian noise"}
         assert entry["p_forward"] >= entry["p_reverse"]
