@@ -61,6 +61,16 @@ def _options(method: str, **values) -> tuple[dict, dict]:
     return svi, nuts
 
 
+def _describe(value: Any) -> str:
+    """Short text for a data or model argument in the recorded command."""
+    if isinstance(value, pd.DataFrame | PreparedData):
+        n, d = value.shape if isinstance(value, pd.DataFrame) else (value.n, value.d)
+        return f"<{type(value).__name__} {n}x{d}>"
+    if isinstance(value, Config):
+        return f"<Config {value.name!r}>"
+    return repr(os.fspath(value)) if isinstance(value, os.PathLike) else repr(value)
+
+
 def _prepare(data, types, force_continuous: bool) -> PreparedData:
     """Validate and standardise; the Gaussian preset declares every column continuous."""
     prepared = prepare(data, types=types)
@@ -140,6 +150,7 @@ def fit(
         num_chains=num_chains,
     )
     config = _resolve_config(model, max_clusters, svi_options, nuts_options, model_options)
+    data_arg = data
     if not isinstance(data, PreparedData):
         data = _prepare(data, types, config.model.force_continuous)
     if method == "nuts":
@@ -149,6 +160,9 @@ def fit(
     attrs = {
         "method": method,
         "seed": seed,
+        # the call in short; the full configuration that reproduces it is "config"
+        "command": f"bayes_hcl.fit({_describe(data_arg)}, model={_describe(model)}, "
+        f"method={method!r}, seed={seed})",
         "config": config.to_dict(),
         "data": data.to_dict(),
         "versions": versions(),

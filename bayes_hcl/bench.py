@@ -87,7 +87,13 @@ def _standardise(frame: pd.DataFrame) -> np.ndarray:
 
 def _ges(x: np.ndarray) -> np.ndarray:
     """CPDAG adjacency from causal-learn's GES: ``A[i, j] = 1`` for i -> j, both for i - j."""
-    from causallearn.search.ScoreBased.GES import ges
+    try:
+        from causallearn.search.ScoreBased.GES import ges
+    except ImportError:  # a user error, reported in one line by the command line
+        raise ImportError(
+            "the GES baselines need causal-learn: pip install 'bayes_hcl[bench]' "
+            "(or pass --no-baselines)"
+        ) from None
 
     g = ges(x, score_func="local_score_BIC")["G"].graph
     return ((g == -1) & (g.T == 1)).astype(int) | ((g == -1) & (g.T == -1)).astype(int)
@@ -420,8 +426,7 @@ def run_bench(
             table.to_csv(out / "speed.csv", index=False)
         return table
     if suite not in SETTINGS:
-        choices = sorted([*SETTINGS, "speed", "identifiability", "sachs", *POSTERIOR_SUITES])
-        raise ValueError(f"unknown suite {suite!r}; choose one of {choices}")
+        raise ValueError(f"unknown suite {suite!r}; choose one of {SUITES}")
     rows = []
     for setting in SETTINGS[suite]:
         for seed in range(repeats):
@@ -443,6 +448,8 @@ def run_bench(
 
 
 POSTERIOR_SUITES = ("exact", "calibration", "nuts-speed")
+#: Every suite :func:`run_bench` runs (the command line offers the same list).
+SUITES = ("quick", "full", "speed", "identifiability", "sachs", *POSTERIOR_SUITES)
 
 
 def _run_posterior_suite(suite: str, out: Path | None, repeats: int, log) -> pd.DataFrame:

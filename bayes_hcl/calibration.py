@@ -183,7 +183,7 @@ def chain_data(d: int, n: int = 100, seed: int = 0) -> PreparedData:
 
 
 def run_exact(seeds: tuple[int, ...] = (0, 1, 2), n: int = 100) -> pd.DataFrame:
-    """Max |P - P_exact| of NUTS and SVI on one-cluster chains, d = 3 and 4, per seed."""
+    """Max ``|P - P_exact|`` of NUTS and SVI on one-cluster chains, d = 3 and 4, per seed."""
     from .exact import exact_edge_probabilities
 
     config = load_config(

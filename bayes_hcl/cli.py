@@ -1,4 +1,4 @@
-"""Command line: ``bayes-hcl fit | simulate | demo | bench``.
+"""Command line: ``bayes-hcl fit | simulate | demo | report | bench``.
 
 The only module that parses arguments or prints. User errors (bad data, bad options) exit
 with code 2 and one line ``bayes-hcl: error: ...``; ``fit`` writes its outputs into a
@@ -20,8 +20,22 @@ import numpy as np
 
 from .config import ConfigError, available_presets
 from .data import DataError, parse_types
+from .simulate import NOISE_KINDS
 
-__all__ = ["main", "write_outputs"]
+__all__ = ["BENCH_SUITES", "build_parser", "main", "write_outputs"]
+
+#: The suites of ``bayes-hcl bench`` (:data:`bayes_hcl.bench.SUITES`, kept here so that
+#: ``--help`` does not import JAX).
+BENCH_SUITES = (
+    "quick",
+    "full",
+    "speed",
+    "identifiability",
+    "sachs",
+    "exact",
+    "calibration",
+    "nuts-speed",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +57,7 @@ def _add_fit(sub) -> None:
         default="svi",
         help="svi (fast, approximate) or nuts (SVI start, then NUTS with order moves)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
     p.add_argument("--max-clusters", type=int, default=None, help="DP truncation K_max")
     p.add_argument("--types", default="", help="type overrides, e.g. smoker=binary,visits=count")
     p.add_argument("--num-steps", type=int, default=None, help="SVI steps")
@@ -57,19 +71,38 @@ def _add_fit(sub) -> None:
 def _add_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="write simulated data and its ground truth (JSON)")
     p.add_argument("--out", required=True, help="CSV path; the truth goes to <stem>.truth.json")
-    p.add_argument("--n-per-cluster", type=int, nargs="+", default=[500])
-    p.add_argument("--d", type=int, default=10)
-    p.add_argument("--clusters", type=int, default=2)
-    p.add_argument("--graph", default="er", choices=["er", "scale_free"])
-    p.add_argument("--noise", default="gaussian")
-    p.add_argument("--mean-shift", type=float, default=2.0)
-    p.add_argument("--weight-change", type=float, default=0.3)
-    p.add_argument("--binary-fraction", type=float, default=0.0)
-    p.add_argument("--count-fraction", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n-per-cluster", type=int, nargs="+", default=[500], help="rows of each cluster"
+    )
+    p.add_argument("--d", type=int, default=10, help="number of variables")
+    p.add_argument("--clusters", type=int, default=2, help="number of clusters")
+    p.add_argument("--graph", default="er", choices=["er", "scale_free"], help="random DAG family")
+    p.add_argument(
+        "--noise", default="gaussian", choices=NOISE_KINDS, help="noise law of every variable"
+    )
+    p.add_argument(
+        "--mean-shift",
+        type=float,
+        default=2.0,
+        help="intercept shift of shift targets, in noise sds",
+    )
+    p.add_argument(
+        "--weight-change",
+        type=float,
+        default=0.3,
+        help="chance a universal edge changes weight per cluster",
+    )
+    p.add_argument(
+        "--binary-fraction", type=float, default=0.0, help="share of variables made binary"
+    )
+    p.add_argument(
+        "--count-fraction", type=float, default=0.0, help="share of variables made counts"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bayes-hcl`` argument parser (also read by the docs' CLI reference)."""
     parser = _Parser(prog="bayes-hcl", description="Bayesian heterogeneous causal discovery")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_fit(sub)
@@ -81,8 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         default="simulated",
         help="simulated two-cluster mixture (default) or the Sachs flow-cytometry data",
     )
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--seed", type=int, default=0, help="random seed")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("report", help="write the HTML report of a fit written by 'fit'")
     rep.add_argument("fit_dir", help="folder written by 'bayes-hcl fit' (reads posterior.nc)")
     rep.add_argument("--out", default=None, help="HTML file (default: FIT_DIR/report.html)")
@@ -91,10 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--suite",
         default="quick",
-        help="quick, full, speed, identifiability, sachs; exact, calibration, nuts-speed",
+        choices=BENCH_SUITES,
+        help="which suite (see bayes_hcl.bench.run_bench)",
     )
-    bench.add_argument("--repeats", type=int, default=1)
-    bench.add_argument("--no-baselines", action="store_true")
+    bench.add_argument("--repeats", type=int, default=1, help="seeds per setting")
+    bench.add_argument(
+        "--no-baselines", action="store_true", help="skip the causal-learn baselines"
+    )
     return parser
 
 
@@ -186,7 +222,9 @@ def _cmd_fit(args) -> int:
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    extra = {"command": ["bayes-hcl", *sys.argv[1:]], "wall_s": time.perf_counter() - start}
+    command = ["bayes-hcl", *args.argv]
+    result._record("command", " ".join(command))
+    extra = {"command": command, "wall_s": time.perf_counter() - start}
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         write_outputs(result, Path(tmp), extra)
         _replace_into(Path(tmp), out)
@@ -262,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``bayes-hcl``; returns the exit code."""
     np.set_printoptions(precision=3, suppress=True)
     try:
-        args = _parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         handler = {
             "fit": _cmd_fit,
             "simulate": _cmd_simulate,
@@ -271,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": _cmd_bench,
         }[args.command]
         return handler(args)
-    except (DataError, ConfigError, FileNotFoundError) as err:
+    except (DataError, ConfigError, FileNotFoundError, ImportError) as err:
         message = " ".join(str(err).split())
         print(f"bayes-hcl: error: {message}", file=sys.stderr)
         return 2

@@ -397,8 +397,10 @@ def hcl_model(
 
     Parameters
     ----------
-    y, x, offset
-        Prepared data (see :func:`component_loglik`).
+    y, x : array ``(n, d)``
+        Prepared responses and covariates (see :func:`component_loglik`).
+    offset : array ``(d,)``
+        Baseline of each node's linear predictor.
     temperature : float
         Temperature of the soft order mask (annealed by SVI).
     active : array ``(K,)``, optional

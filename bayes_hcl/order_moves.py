@@ -247,7 +247,9 @@ def order_moves(key, z, rank, potential, energy, num_moves: int, moments):
 
 
 class OrderedNUTS(MCMCKernel):
-    """NUTS on the continuous latents of :func:`ordered_model`, Metropolis moves on the order.
+    """NUTS on the continuous latents, Metropolis moves on the order.
+
+    The continuous latents are those of :func:`bayes_hcl.model.ordered_model`.
 
     Parameters
     ----------

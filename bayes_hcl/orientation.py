@@ -229,7 +229,8 @@ class OrderEvidence:
     with ``j`` before ``i``.
 
     ``score(order)`` is the decomposable score of the best graph consistent with ``order``
-    (greedy parent sets, :meth:`OrderSearch.order_score`), plus, for nodes modelled with
+    (greedy parent sets,
+    :meth:`~bayes_hcl.order_search.OrderSearch.order_score`), plus, for nodes modelled with
     non-Gaussian noise (pass every continuous node under a non-Gaussian likelihood), ``n``
     times the negentropy of their standardised within-cluster residuals. ``delta(i, j)`` is
     the best score found among orders with ``i`` before ``j`` minus the best among orders with

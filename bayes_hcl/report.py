@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from . import plots
@@ -63,6 +64,28 @@ def _section(key: str, title: str, body: str) -> str:
     return f'<section id="{key}"><h2>{html.escape(title)}</h2>{body}</section>'
 
 
+def _data_table(result) -> pd.DataFrame:
+    """Per variable: type, mean, sd, range, and the mean within each cluster (data units)."""
+    meta = result.meta["data"]
+    y = result.idata.observed_data["y"].values.astype(float)
+    continuous = np.asarray(result.types) == "continuous"
+    values = np.where(continuous, y * np.asarray(meta["scale"]) + np.asarray(meta["center"]), y)
+    table = pd.DataFrame(
+        {
+            "variable": result.columns,
+            "type": result.types,
+            "mean": values.mean(0),
+            "sd": values.std(0),
+            "min": values.min(0),
+            "max": values.max(0),
+        }
+    )
+    labels = result.clusters()
+    for k in result.occupied_clusters():
+        table[f"mean in cluster {k}"] = values[labels == k].mean(0)
+    return table
+
+
 def _overview(result) -> str:
     n = result.idata.observed_data.sizes["obs"]
     types = pd.Series(result.types).value_counts().to_dict()
@@ -73,7 +96,12 @@ def _overview(result) -> str:
         f"method {result.method}, model preset {result.config.name!r}, seed {result.seed}",
         f"fit time {timings.get('total_s', float('nan')):.1f} s",
     ]
-    return "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
+    return (
+        "<ul>"
+        + "".join(f"<li>{html.escape(x)}</li>" for x in lines)
+        + "</ul><h3>Variables (data units; binary: share of ones; counts: raw counts)</h3>"
+        + _table(_data_table(result))
+    )
 
 
 def _clusters(result) -> str:
@@ -134,16 +162,53 @@ def _identifiability(result) -> str:
     )
 
 
+def _scalars(mapping: dict) -> pd.DataFrame:
+    """The scalar entries of a mapping as a two-column table (lists joined, dicts skipped)."""
+    rows = []
+    for key, value in mapping.items():
+        if isinstance(value, dict) or key == "warnings":
+            continue
+        if isinstance(value, list):
+            value = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value)
+        rows.append({"quantity": key.replace("_", " "), "value": value})
+    return pd.DataFrame(rows)
+
+
 def _convergence(result) -> str:
     conv = result.convergence()
-    body = f"<pre>{html.escape(json.dumps(conv, indent=1, default=str))}</pre>"
-    return body + _figure(plots.plot_elbo(result))
+    agreement = result.identifiability()["agreement"]
+    parts = [f"<p>{html.escape(conv['note'])}</p>" if "note" in conv else ""]
+    if result.method == "nuts":
+        quantities = pd.DataFrame(conv["quantities"]).T.rename_axis("quantity").reset_index()
+        edges = pd.DataFrame(
+            [{"quantity": "pooled edge probabilities", **conv["edge_probabilities"]}]
+        )
+        parts += [
+            "<h3>Chains (R-hat, bulk and tail ESS)</h3>",
+            _table(_scalars(conv)),
+            _table(quantities),
+            _table(edges),
+        ]
+    warnings = "".join(f'<li class="warn">{html.escape(w)}</li>' for w in conv["warnings"])
+    parts += [
+        f"<h3>Agreement of independent {html.escape(agreement['runs'])}</h3>",
+        _table(_scalars(agreement)),
+        f"<ul>{warnings}</ul>" if warnings else "",
+        _figure(plots.plot_elbo(result)),
+    ]
+    return "".join(parts)
 
 
 def _provenance(result) -> str:
-    meta = {k: result.meta.get(k) for k in ("method", "seed", "versions", "created", "command")}
+    command = result.meta.get("command") or "not recorded (a fit from an older version)"
+    meta = {k: result.meta.get(k) for k in ("method", "seed", "versions", "created")}
     meta["config"] = result.config.to_dict()
-    return f"<pre>{html.escape(json.dumps(meta, indent=1, default=str))}</pre>"
+    return (
+        f"<p>Produced by</p><pre>{html.escape(str(command))}</pre>"
+        "<p>Seed, versions and the full configuration (same seed, data and configuration on "
+        "the same machine give the same result):</p>"
+        f"<pre>{html.escape(json.dumps(meta, indent=1, default=str))}</pre>"
+    )
 
 
 def render_report(result, title: str = "bayes_hcl report") -> str:

@@ -399,6 +399,11 @@ class HCLResult:
         """
         return self.idata
 
+    def _record(self, key: str, value: Any) -> None:
+        """Add a metadata entry (kept by :meth:`save`), e.g. the command line of a CLI fit."""
+        self.meta[key] = value
+        self.idata.posterior.attrs[key] = value if isinstance(value, str) else json.dumps(value)
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the posterior and all metadata to a netCDF file (lossless)."""
         arviz_io.write_netcdf(self.idata, path)

@@ -158,6 +158,15 @@ def test_bad_input_in_subprocess_has_no_traceback(tmp_path):
 def test_usage_error_is_exit_2():
     proc = run_cli("fit")
     assert proc.returncode == 2 and "bayes-hcl: error:" in proc.stderr
+    proc = run_cli("bench", "--suite", "nope")
+    assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bench_suites_offered_are_the_suites_run():
+    from bayes_hcl import bench, cli
+
+    assert cli.BENCH_SUITES == bench.SUITES
 
 
 def test_demo_runs_and_compares_with_truth():
@@ -167,6 +176,7 @@ def test_demo_runs_and_compares_with_truth():
     assert "pooled graph vs truth" in proc.stdout
 
 
+@pytest.mark.slow  # NUTS through the API is in test_nuts.py; this checks the CLI's files
 def test_fit_by_nuts_writes_convergence(fitted_dir):
     out = fitted_dir / "nuts"
     proc = run_cli(

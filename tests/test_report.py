@@ -1,6 +1,8 @@
 """The HTML report: every section, figures embedded, nothing fetched from the network."""
 
 import html
+import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -44,6 +46,7 @@ def test_report_has_every_section_and_only_embedded_figures(small_fit):
     for line in small_fit.identifiability().headline():
         assert html.escape(line.split(" (")[0]) in text
     assert f"seed {small_fit.seed}" in text and "&quot;versions&quot;" in text
+    assert f"method=&#x27;{small_fit.method}&#x27;, seed={small_fit.seed})" in text  # the call
 
 
 def test_report_written_by_the_api_and_the_cli(small_fit, tmp_path, fitted_dir):  # noqa: F811
@@ -51,7 +54,9 @@ def test_report_written_by_the_api_and_the_cli(small_fit, tmp_path, fitted_dir):
     assert path.is_file() and path.read_text().startswith("<!DOCTYPE html>")
     proc = run_cli("report", str(fitted_dir / "out"))
     assert proc.returncode == 0, proc.stderr
-    assert _parse((fitted_dir / "out" / "report.html").read_text()).sections == list(SECTIONS)
+    written = (fitted_dir / "out" / "report.html").read_text()
+    assert _parse(written).sections == list(SECTIONS)
+    assert "<pre>bayes-hcl fit " in written and "--max-clusters 4 --seed 1</pre>" in written
     missing = run_cli("report", str(tmp_path))
     assert missing.returncode == 2
     assert missing.stderr.count("\n") == 1 and "posterior.nc" in missing.stderr
@@ -61,6 +66,39 @@ _CHROMIUM = next(
     (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
     None,
 )
+# Flags as for any headless run on a machine without network (no background fetches).
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+)
+# Appended to a copy of the report: after load, record which sections are laid out with a
+# height and which images decoded, where --dump-dom can read it.
+_PROBE = """<script>window.addEventListener("load", () => {
+  const shown = [...document.querySelectorAll("section")]
+    .filter(s => s.getBoundingClientRect().height > 20).map(s => s.id);
+  const images = [...document.images];
+  const broken = images.filter(i => !(i.complete && i.naturalWidth > 0)).length;
+  const out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify({shown, images: images.length, broken});
+  document.body.appendChild(out);
+});</script>"""
+
+
+def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    return subprocess.run(
+        [_CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.browser
@@ -68,22 +106,19 @@ _CHROMIUM = next(
 def test_report_renders_in_headless_chromium(small_fit, tmp_path):
     path = small_fit.report(tmp_path / "report.html")
     shot = tmp_path / "report.png"
-    proc = subprocess.run(
-        [
-            _CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--window-size=1200,6000",
-            f"--screenshot={shot}",
-            path.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _chromium(tmp_path, "--window-size=1200,6000", f"--screenshot={shot}", path.as_uri())
     assert proc.returncode == 0, proc.stderr
     assert shot.is_file() and shot.stat().st_size > 10_000
     # Chromium logs page console messages (errors included) as "CONSOLE(line)"
+    assert "CONSOLE(" not in proc.stderr and "Uncaught" not in proc.stderr
+
+    probed = tmp_path / "probed.html"
+    probed.write_text(path.read_text().replace("</body>", _PROBE + "</body>"))
+    proc = _chromium(tmp_path, "--dump-dom", probed.as_uri())
+    assert proc.returncode == 0, proc.stderr
+    match = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout)
+    assert match, proc.stdout[-2000:]
+    probe = json.loads(html.unescape(match.group(1)))
+    assert probe["shown"] == list(SECTIONS)
+    assert probe["images"] >= 5 and probe["broken"] == 0
     assert "CONSOLE(" not in proc.stderr and "Uncaught" not in proc.stderr
