@@ -71,11 +71,16 @@ def _describe(value: Any) -> str:
     return repr(os.fspath(value)) if isinstance(value, os.PathLike) else repr(value)
 
 
-def _prepare(data, types, force_continuous: bool) -> PreparedData:
+def _prepare(data, types, config: Config, missing: str, size_factors: str | None):
     """Validate and standardise; the Gaussian preset declares every column continuous."""
-    prepared = prepare(data, types=types)
-    if force_continuous:
-        prepared = prepare(data, types={c: "continuous" for c in prepared.columns})
+    options = {
+        "missing": missing,
+        "size_factors": config.model.size_factors if size_factors is None else size_factors,
+    }
+    prepared = prepare(data, types=types, **options)
+    if config.model.force_continuous:  # from the first pass: a size-factor column is gone
+        declared = {c: "continuous" for c in prepared.columns}
+        prepared = prepare(prepared.frame(), types=declared, missing=missing)
     need = max(10, 2 * prepared.d)
     if prepared.n < need:
         raise DataError(
@@ -98,6 +103,8 @@ def fit(
     num_warmup: int | None = None,
     num_chains: int | None = None,
     model_options: Mapping[str, Any] | None = None,
+    missing: str = "error",
+    size_factors: str | None = None,
     progress: bool | None = None,
 ) -> HCLResult:
     """Fit the heterogeneous causal model and return its posterior.
@@ -106,7 +113,7 @@ def fit(
     ----------
     data : DataFrame, path to a CSV, or PreparedData
         ``n × d`` observations; column types are inferred (see
-        :func:`bayes_hcl.data.describe_types`) unless given in ``types``.
+        :func:`bayes_hcl.columns.describe_types`) unless given in ``types``.
     model : str, path or Config
         Preset name (``"hcl"``, ``"gaussian"``, ``"one_cluster"``), a ``.toml`` path, or a
         ready configuration.
@@ -118,7 +125,8 @@ def fit(
     seed : int
         Seed of every random choice; the same seed and data give the same result.
     types : mapping, optional
-        Column -> ``"continuous" | "binary" | "count"`` overrides.
+        Column -> ``"continuous" | "binary" | "count"`` overrides, or a count likelihood
+        (``"poisson"``, ``"negative_binomial"``) for that column alone.
     max_clusters : int, optional
         Truncation ``K_max`` of the Dirichlet process (overrides the preset).
     num_steps, num_restarts : int, optional
@@ -129,6 +137,15 @@ def fit(
         NUTS warm-up transitions per chain and number of chains.
     model_options : mapping, optional
         Any other ``[model]`` key of the preset to override.
+    missing : {"error", "mask"}
+        ``"error"`` (default) refuses a missing cell with a message naming its column;
+        ``"mask"`` keeps the row and leaves the cell's likelihood term out (missing at
+        random; as a parent the cell enters at its column's mean).
+    size_factors : str, optional
+        Per-row size factors of the count columns (an offset ``log s`` in their linear
+        predictors): ``"total"`` (each row's total count, scaled to geometric mean 1), the name
+        of a column holding them (not then a variable), or ``"none"``. Default: the preset's
+        ``model.size_factors`` (``"total"`` in ``single_cell``).
     progress : bool, optional
         Progress bar; default on, off when the ``CI`` environment variable is set.
 
@@ -152,7 +169,7 @@ def fit(
     config = _resolve_config(model, max_clusters, svi_options, nuts_options, model_options)
     data_arg = data
     if not isinstance(data, PreparedData):
-        data = _prepare(data, types, config.model.force_continuous)
+        data = _prepare(data, types, config, missing, size_factors)
     if method == "nuts":
         raw = fit_nuts(data, config, seed=seed, progress=progress)
     else:

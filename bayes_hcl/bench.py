@@ -382,11 +382,13 @@ def run_bench(
 
     Parameters
     ----------
-    suite : {"quick", "full", "speed", "identifiability", "sachs", "exact", "calibration", \
-            "nuts-speed"}
+    suite : {"quick", "full", "speed", "identifiability", "sachs", "single-cell", "exact", \
+            "calibration", "nuts-speed"}
         Which list of :data:`SETTINGS`, ``"identifiability"`` for
         :func:`run_identifiability` (the full settings, bayes_hcl only, scored on the
-        orientations the report calls identified), ``"sachs"`` for :func:`run_sachs` (presets
+        orientations the report calls identified), ``"single-cell"`` for
+        :func:`bayes_hcl.bench_cells.run_single_cell` (seeds ``0..repeats-1``), ``"sachs"`` for
+        :func:`run_sachs` (presets
         ``hcl`` and ``heavy_tailed`` and the baselines on the Sachs data, seeds
         ``0..repeats-1``), or ``"speed"`` for :func:`run_speed` (n = 2000,
         d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits), or
@@ -419,6 +421,14 @@ def run_bench(
             out.mkdir(parents=True, exist_ok=True)
             table.to_csv(out / "sachs.csv", index=False)
         return table
+    if suite == "single-cell":
+        from .bench_cells import run_single_cell
+
+        table = pd.concat([run_single_cell(s, baselines, log) for s in range(max(repeats, 1))])
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out / "single_cell.csv", index=False)
+        return table
     if suite == "speed":
         table = run_speed(repeats=max(repeats, 3))
         if out is not None:
@@ -449,7 +459,7 @@ def run_bench(
 
 POSTERIOR_SUITES = ("exact", "calibration", "nuts-speed")
 #: Every suite :func:`run_bench` runs (the command line offers the same list).
-SUITES = ("quick", "full", "speed", "identifiability", "sachs", *POSTERIOR_SUITES)
+SUITES = ("quick", "full", "speed", "identifiability", "sachs", "single-cell", *POSTERIOR_SUITES)
 
 
 def _run_posterior_suite(suite: str, out: Path | None, repeats: int, log) -> pd.DataFrame:

@@ -32,6 +32,7 @@ BENCH_SUITES = (
     "speed",
     "identifiability",
     "sachs",
+    "single-cell",
     "exact",
     "calibration",
     "nuts-speed",
@@ -59,7 +60,22 @@ def _add_fit(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
     p.add_argument("--max-clusters", type=int, default=None, help="DP truncation K_max")
-    p.add_argument("--types", default="", help="type overrides, e.g. smoker=binary,visits=count")
+    p.add_argument(
+        "--types",
+        default="",
+        help="type overrides, e.g. smoker=binary,visits=count,gene1=negative_binomial",
+    )
+    p.add_argument(
+        "--missing",
+        default="error",
+        choices=("error", "mask"),
+        help="missing cells: refuse them (default) or mask their likelihood terms (MAR)",
+    )
+    p.add_argument(
+        "--size-factors",
+        default=None,
+        help="count offsets: 'total' (row totals), a column name, or 'none' (preset default)",
+    )
     p.add_argument("--num-steps", type=int, default=None, help="SVI steps")
     p.add_argument("--num-restarts", type=int, default=None, help="vmapped SVI restarts")
     p.add_argument("--num-warmup", type=int, default=None, help="NUTS warm-up per chain")
@@ -188,6 +204,7 @@ def _summary_json(result, extra: dict) -> dict:
             str(k): int((result.clusters() == k).sum()) for k in result.occupied_clusters()
         },
         "data": {k: result.meta["data"][k] for k in ("n", "d", "columns", "types")},
+        "missing_cells": result.missing_cells(),
         "config": result.meta["config"],
         **extra,
     }
@@ -218,6 +235,8 @@ def _cmd_fit(args) -> int:
         num_warmup=args.num_warmup,
         num_samples=args.num_samples,
         num_chains=args.num_chains,
+        missing=args.missing,
+        size_factors=args.size_factors,
         progress=False if args.quiet else None,
     )
     out = Path(args.out)

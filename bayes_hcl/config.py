@@ -28,7 +28,7 @@ __all__ = [
     "preset_dir",
 ]
 
-COUNT_LIKELIHOODS = ("poisson",)
+COUNT_LIKELIHOODS = ("poisson", "negative_binomial")
 NOISE_FAMILIES = ("gaussian", "laplace")
 GUIDES = ("normal",)
 
@@ -60,9 +60,15 @@ class ModelConfig:
     force_continuous: bool = False
     noise_components: int = 1
     noise_family: str = "gaussian"
+    size_factors: str = "none"
 
     def __post_init__(self) -> None:
         _check_positive(self, "model", exclude=("noise_loc", "force_continuous", "noise_family"))
+        if not isinstance(self.size_factors, str) or not self.size_factors:
+            raise ConfigError(
+                "model.size_factors must be 'none', 'total' or the name of a column, "
+                f"got {self.size_factors!r}"
+            )
         if not 1 <= self.noise_components <= 8:
             raise ConfigError("model.noise_components must lie in 1..8 (1 = Gaussian noise)")
         if self.shift_prior >= 1:

@@ -41,7 +41,7 @@ from scipy import stats
 from .convergence import free_run_weights, run_agreement
 from .identifiability import IdentifiabilityReport
 from .model import CONTINUOUS
-from .order_search import DiscreteNodes, OrderSearch, cluster_moments
+from .order_search import OrderSearch, cluster_moments, discrete_nodes
 from .orientation import (
     OrderEvidence,
     cluster_residuals,
@@ -125,10 +125,7 @@ def identifiability_report(
 # -- edges ------------------------------------------------------------------------------------
 def _search(ctx: dict[str, Any]) -> OrderSearch:
     moments = cluster_moments(ctx["x"], ctx["resp"], min_count=0.0)
-    codes = tuple(int(c) for c in ctx["type_codes"])
-    discrete = None
-    if any(c != CONTINUOUS for c in codes):
-        discrete = DiscreteNodes(ctx["y"], ctx["x"], ctx["resp"], codes)
+    discrete = discrete_nodes(ctx["y"], ctx["x"], ctx["resp"], ctx["type_codes"])
     return OrderSearch(moments, discrete=discrete)
 
 

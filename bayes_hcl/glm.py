@@ -61,6 +61,7 @@ def fit_glm(
     weight: np.ndarray,
     family: int,
     *,
+    offset: np.ndarray | None = None,
     max_iter: int = 25,
     tol: float = 1e-7,
 ) -> GLMFit:
@@ -76,6 +77,8 @@ def fit_glm(
         Non-negative row weights (soft memberships).
     family : int
         ``BINARY`` (logit link) or ``COUNT`` (Poisson, log link).
+    offset : ndarray ``(N,)``, optional
+        Known part of the linear predictor (e.g. log size factors).
     max_iter, tol : int, float
         Iteration cap and convergence tolerance on the coefficients.
 
@@ -85,16 +88,17 @@ def fit_glm(
         Coefficients and the weighted log-likelihood ``sum_i weight_i log p(y_i)``.
     """
     total = weight.sum()
+    offset = np.zeros(len(y)) if offset is None else offset
     eta = np.full(len(y), _link(float(weight @ y / max(total, 1e-12)), family))
     coef = np.zeros(design.shape[1])
     ridge = _RIDGE * max(total, 1.0) * np.eye(design.shape[1])
     for _ in range(max_iter):
         mu, var = _mean_and_variance(eta, family)
-        working = eta + (y - mu) / var
+        working = eta + (y - mu) / var - offset
         w = weight * var
         gram = design.T @ (design * w[:, None]) + ridge
         new = np.linalg.solve(gram, design.T @ (w * working))
-        eta = np.clip(design @ new, -_ETA_LIMIT, _ETA_LIMIT)
+        eta = np.clip(design @ new + offset, -_ETA_LIMIT, _ETA_LIMIT)
         done = np.max(np.abs(new - coef)) < tol * (1.0 + np.max(np.abs(new)))
         coef = new
         if done:

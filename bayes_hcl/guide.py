@@ -69,7 +69,7 @@ def initial_noise_locs(config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
     }
 
 
-def mean_field_guide(y, x, offset, temperature, active=None, *, config: ModelConfig, **_):
+def mean_field_guide(y, x, offset, observed, temperature, active=None, *, config: ModelConfig, **_):
     """Independent Normal in the unconstrained space of each latent site."""
     for name, (shape, support) in latent_sites(config, y.shape[1]).items():
         loc = numpyro.param(f"{name}_loc", jnp.zeros(shape))

@@ -242,7 +242,8 @@ def fit_svi(
     start = time.perf_counter()
     enable_compilation_cache()
     args = data_args(data)
-    prog = programs(config, tuple(int(t) for t in data.type_codes()), data.n)
+    codes = data.type_codes(config.model.count_likelihood)
+    prog = programs(config, tuple(int(t) for t in codes), data.n)
     compile_start = prog.compile_s
     rng_key = jax.random.PRNGKey(seed)
     k_init, k_draws, k_search = jax.random.split(rng_key, 3)

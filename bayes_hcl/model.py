@@ -28,6 +28,8 @@ __all__ = [
     "BINARY",
     "CONTINUOUS",
     "COUNT",
+    "NEGBIN",
+    "N_DATA_ARGS",
     "SpikeAndSlab",
     "component_loglik",
     "draw_quantities",
@@ -43,7 +45,9 @@ __all__ = [
     "straight_through_mask",
 ]
 
-CONTINUOUS, BINARY, COUNT = 0, 1, 2
+CONTINUOUS, BINARY, COUNT, NEGBIN = 0, 1, 2, 3
+#: Data arrays every form of the model takes first: ``y, x, offset, observed``.
+N_DATA_ARGS = 4
 _HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
 _SQRT2 = float(np.sqrt(2.0))
 
@@ -204,7 +208,29 @@ def _poisson(y, eta, _):
     return y * eta - jnp.exp(eta) - gammaln(y + 1.0)
 
 
-_NODE_LOGLIK = {CONTINUOUS: _gaussian, BINARY: _bernoulli, COUNT: _poisson}
+def _negative_binomial(y, eta, noise_scales):
+    # NB2 with mean exp(eta) and variance mu + sigma^2 mu^2: the node's noise scale sigma is
+    # the square root of its overdispersion (r = 1 / sigma^2), so a cluster's noise shift is
+    # a shift of its overdispersion and sigma -> 0 is the Poisson
+    eta = jnp.clip(eta, -30.0, 30.0)
+    log_r = -2.0 * jnp.log(noise_scales)
+    r = jnp.exp(log_r)
+    log_total = jnp.logaddexp(log_r, eta)
+    return (
+        gammaln(y + r)
+        - gammaln(r)
+        - gammaln(y + 1.0)
+        + r * (log_r - log_total)
+        + y * (eta - log_total)
+    )
+
+
+_NODE_LOGLIK = {
+    CONTINUOUS: _gaussian,
+    BINARY: _bernoulli,
+    COUNT: _poisson,
+    NEGBIN: _negative_binomial,
+}
 
 
 def log_abs_det_unit(a, order):
@@ -265,8 +291,9 @@ def component_loglik(
     phi=None,
     noise_shape=None,
     noise_family="gaussian",
+    observed=None,
 ):
-    """Per-observation, per-cluster log density ``(n, K)`` summed over nodes.
+    """Per-observation, per-cluster log density ``(n, K)`` summed over observed nodes.
 
     Parameters
     ----------
@@ -274,9 +301,10 @@ def component_loglik(
         Responses and standardised covariates (see :class:`bayes_hcl.data.PreparedData`).
     types : tuple of int
         Static type code per node: 0 continuous (Normal), 1 binary (Bernoulli-logit),
-        2 count (Poisson-log). Static so each type's density is evaluated on its own nodes only.
-    offset : array ``(d,)``
-        Baseline linear predictor of each node.
+        2 count (Poisson-log), 3 count (negative binomial NB2, log link, overdispersion
+        ``sigma^2``). Static so each type's density is evaluated on its own nodes only.
+    offset : array ``(d,)`` or ``(n, d)``
+        Baseline linear predictor of each node (per row: with size factors).
     weights : array ``(K, d, d)``
         Effective (already masked) edge weights.
     intercepts, noise_scales : array ``(K, d)``
@@ -290,8 +318,11 @@ def component_loglik(
         then have Gaussian-mixture noise instead of Gaussian noise.
     noise_family : {"gaussian", "laplace"}
         Noise law of continuous nodes without a mixture; ``noise_scales`` is its sd either way.
+    observed : array ``(n, d)``, optional
+        1 where a cell is observed, 0 where it is missing (its term is left out).
     """
-    eta = offset + intercepts[None] + jnp.einsum("np,kpj->nkj", x, weights)
+    base = offset[:, None, :] if jnp.ndim(offset) == 2 else offset
+    eta = base + intercepts[None] + jnp.einsum("np,kpj->nkj", x, weights)
     codes = np.asarray(types)
     total = _cyclic_jacobian(weights, np.flatnonzero(codes == CONTINUOUS), phi)[None]
     for code, node_loglik in _NODE_LOGLIK.items():
@@ -305,6 +336,8 @@ def component_loglik(
             ll = _laplace(*args)
         else:
             ll = node_loglik(*args)
+        if observed is not None:
+            ll = ll * observed[:, None, idx]
         total = total + ll.sum(-1)
     return total
 
@@ -383,6 +416,7 @@ def hcl_model(
     y,
     x,
     offset,
+    observed,
     temperature,
     active=None,
     *,
@@ -399,8 +433,10 @@ def hcl_model(
     ----------
     y, x : array ``(n, d)``
         Prepared responses and covariates (see :func:`component_loglik`).
-    offset : array ``(d,)``
-        Baseline of each node's linear predictor.
+    offset : array ``(n, d)``
+        Baseline of each row's and node's linear predictor.
+    observed : array ``(n, d)``
+        1 for an observed cell, 0 for a missing one.
     temperature : float
         Temperature of the soft order mask (annealed by SVI).
     active : array ``(K,)``, optional
@@ -422,10 +458,10 @@ def hcl_model(
             return straight_through_mask(phi, temperature), None
         return mixed_order_mask(phi, temperature, types), phi
 
-    _linear_sem(y, x, offset, active, soft_order, types, config, subsample_size)
+    _linear_sem(y, x, offset, observed, active, soft_order, types, config, subsample_size)
 
 
-def ordered_model(y, x, offset, rank, *, types: tuple[int, ...], config: ModelConfig):
+def ordered_model(y, x, offset, observed, rank, *, types: tuple[int, ...], config: ModelConfig):
     """The model of :func:`hcl_model` given the causal order as node ranks (for NUTS).
 
     ``rank`` is a permutation of ``0..d-1``; edges follow it exactly (a DAG in every cluster),
@@ -434,7 +470,9 @@ def ordered_model(y, x, offset, rank, *, types: tuple[int, ...], config: ModelCo
     sampler moves ``rank`` by Metropolis steps (:mod:`bayes_hcl.nuts`).
     """
     mask = hard_order_mask(rank)
-    _linear_sem(y, x, offset, None, lambda d: (mask, None), types, config, masked_prior=True)
+    _linear_sem(
+        y, x, offset, observed, None, lambda d: (mask, None), types, config, masked_prior=True
+    )
 
 
 def _masked_weight_correction(w, prior_w: SpikeAndSlab, mask, spike_scale: float):
@@ -452,6 +490,7 @@ def _linear_sem(
     y,
     x,
     offset,
+    observed,
     active,
     order_fn,
     types,
@@ -480,19 +519,20 @@ def _linear_sem(
             y[idx],
             x[idx],
             types,
-            offset,
+            offset[idx],
             weights,
             intercepts,
             noise,
             phi,
             noise_shape,
             config.noise_family,
+            observed[idx],
         )
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 
 
 def draw_quantities(
-    latents, y, x, offset, active=None, *, types: tuple[int, ...], config: ModelConfig
+    latents, y, x, offset, observed, active=None, *, types: tuple[int, ...], config: ModelConfig
 ):
     """Quantities of one posterior draw, read with the draw's hard causal order.
 
@@ -518,7 +558,7 @@ def draw_quantities(
     noise = jnp.exp(latents["log_sigma_base"] + latents["log_sigma_shift"])
     shape = _latent_noise_shape(latents, config)
     comp = component_loglik(
-        y, x, types, offset, weights, intercepts, noise, None, shape, config.noise_family
+        y, x, types, offset, weights, intercepts, noise, None, shape, config.noise_family, observed
     )
     comp = comp + log_pi
     b_prior, s_prior = _shift_priors(config)

@@ -270,7 +270,7 @@ def sample_nuts(
         ``(chain, draw)`` named as in ArviZ, and the seconds spent.
     """
     num_chains = config.nuts.num_chains
-    types = tuple(int(t) for t in data.type_codes())
+    types = tuple(int(t) for t in data.type_codes(config.model.count_likelihood))
     model = _ordered_model(types, config.model)
     args = data_args(data)
     z0 = _unconstrained_start(model, args, init, num_chains)
@@ -308,7 +308,7 @@ def _quantity_program(types: tuple[int, ...], model_config):
 def _chain_quantities(samples: dict, data: PreparedData, config: Config) -> dict:
     """Per-draw quantities (memberships, inclusion, ...) of every draw, clusters aligned."""
     chains, draws = samples["rank"].shape[:2]
-    types = tuple(int(t) for t in data.type_codes())
+    types = tuple(int(t) for t in data.type_codes(config.model.count_likelihood))
     flat = {k: v.reshape((chains * draws, *v.shape[2:])) for k, v in samples.items()}
     flat["phi"] = flat.pop("rank").astype(np.float32)
     raw = _quantity_program(types, config.model)(flat, data_args(data))

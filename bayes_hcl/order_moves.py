@@ -36,6 +36,8 @@ from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import transform_fn
 from numpyro.util import is_prng_key
 
+from .model import N_DATA_ARGS
+
 __all__ = ["OrderedNUTS", "OrderedState", "cluster_moments", "order_moves"]
 
 EDGE_SITES = ("W", "mu", "rho")
@@ -286,7 +288,7 @@ class OrderedNUTS(MCMCKernel):
 
     def _potential(self, model_args, model_kwargs):
         def potential(z, rank):
-            return self.inner.get_potential_fn((*model_args[:3], rank), model_kwargs)(z)
+            return self.inner.get_potential_fn((*model_args[:N_DATA_ARGS], rank), model_kwargs)(z)
 
         return potential
 
@@ -318,7 +320,7 @@ class OrderedNUTS(MCMCKernel):
         params = dict(params)
         rank = params.pop("rank")
         hmc_key, own_key = jax.random.split(rng_key)
-        args = (*model_args[:3], rank)
+        args = (*model_args[:N_DATA_ARGS], rank)
         hmc_state = self.inner.init(hmc_key, num_warmup, params, args, model_kwargs)
         hmc_state = self.inner.refresh(hmc_state, args, model_kwargs)
         zero = jnp.zeros(())
@@ -331,7 +333,7 @@ class OrderedNUTS(MCMCKernel):
         return self._sample_one(state, model_args, model_kwargs)
 
     def _sample_one(self, state, model_args, model_kwargs):
-        data = model_args[:3]
+        data = model_args[:N_DATA_ARGS]
         hmc_state = self.inner.sample(state.hmc_state, (*data, state.rank), model_kwargs)
         key, k_moves = jax.random.split(state.rng_key)
         potential = self._potential(model_args, model_kwargs)
@@ -342,7 +344,7 @@ class OrderedNUTS(MCMCKernel):
             potential,
             hmc_state.potential_energy,
             self.num_moves,
-            model_args[3:],
+            model_args[N_DATA_ARGS:],
         )
         hmc_state = self.inner.refresh(hmc_state._replace(z=z), (*data, rank), model_kwargs)
         return OrderedState({**z, "rank": rank}, hmc_state, rank, accept, key)

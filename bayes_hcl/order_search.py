@@ -29,9 +29,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from .glm import GLMFit, fit_glm
-from .model import CONTINUOUS
+from .model import CONTINUOUS, COUNT
 
-__all__ = ["ClusterMoments", "DiscreteNodes", "OrderSearch", "cluster_moments", "search_order"]
+__all__ = [
+    "MAX_GLM_NODES",
+    "ClusterMoments",
+    "DiscreteNodes",
+    "OrderSearch",
+    "cluster_moments",
+    "discrete_nodes",
+    "search_order",
+]
+
+#: Most binary/count nodes scored by their own regressions; beyond it every node is scored
+#: by the Gaussian score of its covariate ``x`` (standardised 0/1 or log1p count), since an
+#: IRLS fit per candidate parent set makes the search scale badly (d = 20 counts: minutes).
+MAX_GLM_NODES = 8
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _RIDGE = 1e-8
@@ -91,12 +104,24 @@ class DiscreteNodes:
         ``(n, K)`` memberships, the same clusters as the moments.
     types : tuple of int
         Type code of every node (``bayes_hcl.model.CONTINUOUS``, ``BINARY``, ``COUNT``).
+    log_size : ndarray, optional
+        ``(n,)`` log size factors: the offset of every count node's regression.
     """
 
     y: np.ndarray
     x: np.ndarray
     resp: np.ndarray
     types: tuple[int, ...]
+    log_size: np.ndarray | None = None
+
+
+def discrete_nodes(y, x, resp, types, log_size=None) -> DiscreteNodes | None:
+    """The :class:`DiscreteNodes` of a search, or ``None`` (Gaussian scores of ``x`` for
+    every node) when no node is discrete or more than :data:`MAX_GLM_NODES` are."""
+    n_discrete = sum(int(t) != CONTINUOUS for t in types)
+    if n_discrete == 0 or n_discrete > MAX_GLM_NODES:
+        return None
+    return DiscreteNodes(y, x, resp, tuple(int(t) for t in types), log_size)
 
 
 def _gauss_loglik(rss, count):
@@ -191,13 +216,23 @@ class OrderSearch:
         y, family = data.y[:, j], data.types[j]
         covariates = data.x[:, p]
         ones = np.ones((n, 1))
-        fits = {"universal": [fit_glm(np.hstack([ones, covariates]), y, ones[:, 0], family)]}
+        offset = data.log_size if family == COUNT and data.log_size is not None else np.zeros(n)
+        design = np.hstack([ones, covariates])
+        fits = {"universal": [fit_glm(design, y, ones[:, 0], family, offset=offset)]}
         if k > 1:
             onehot = np.repeat(np.eye(k), n, axis=0)
             stacked = np.hstack([onehot, np.tile(covariates, (k, 1))])
-            fits["intercept"] = [fit_glm(stacked, np.tile(y, k), data.resp.T.reshape(-1), family)]
+            fits["intercept"] = [
+                fit_glm(
+                    stacked,
+                    np.tile(y, k),
+                    data.resp.T.reshape(-1),
+                    family,
+                    offset=np.tile(offset, k),
+                )
+            ]
             fits["specific"] = [
-                fit_glm(np.hstack([ones, covariates]), y, data.resp[:, c], family) for c in range(k)
+                fit_glm(design, y, data.resp[:, c], family, offset=offset) for c in range(k)
             ]
         self._glm_cache[key] = fits
         return fits

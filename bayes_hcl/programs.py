@@ -83,10 +83,12 @@ class _OrderedTraceELBO(Trace_ELBO):
 
 
 def data_args(data: PreparedData) -> tuple[jnp.ndarray, ...]:
+    """The model's data arrays ``y, x, offset (n, d), observed (n, d)`` as float32."""
     return (
         jnp.asarray(data.y, dtype=jnp.float32),
         jnp.asarray(data.x, dtype=jnp.float32),
-        jnp.asarray(data.offset, dtype=jnp.float32),
+        jnp.asarray(data.row_offset(), dtype=jnp.float32),
+        jnp.asarray(data.observed, dtype=jnp.float32),
     )
 
 

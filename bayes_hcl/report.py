@@ -96,6 +96,14 @@ def _overview(result) -> str:
         f"method {result.method}, model preset {result.config.name!r}, seed {result.seed}",
         f"fit time {timings.get('total_s', float('nan')):.1f} s",
     ]
+    missing = result.missing_cells()
+    if missing:
+        cells = ", ".join(f"{c}: {k}" for c, k in missing.items())
+        lines.append(
+            f"{sum(missing.values())} missing cells, masked as missing at random ({cells})"
+        )
+    if result.meta["data"].get("size_factors"):
+        lines.append("count columns offset by per-row size factors")
     return (
         "<ul>"
         + "".join(f"<li>{html.escape(x)}</li>" for x in lines)

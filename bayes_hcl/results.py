@@ -65,6 +65,11 @@ class HCLResult:
         n = self.idata.observed_data.sizes["obs"]
         return summary.min_cluster_size(n, self.config.svi.prune_fraction)
 
+    def missing_cells(self) -> dict[str, int]:
+        """Cells that were missing and masked (``missing="mask"``), per column that had any;
+        ``{}`` when none was (or for a fit from before missing values were supported)."""
+        return dict(self.meta["data"].get("missing", {}))
+
     def occupied_clusters(self) -> list[int]:
         """Clusters of the point partition (see :meth:`clusters`)."""
         return sorted(int(k) for k in np.unique(self.clusters()))

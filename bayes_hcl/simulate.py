@@ -49,7 +49,10 @@ class SimulatedData:
     shift_targets : tuple of str
         Variables whose intercept or noise scale differs between clusters.
     settings : dict
-        The arguments of :func:`simulate`.
+        The arguments of :func:`simulate` (or of
+        :func:`bayes_hcl.simulate_cells.simulate_single_cell`, with ``kind="single_cell"``).
+    size_factors : numpy.ndarray, optional
+        ``(n,)`` true size factors of single-cell-like data.
     """
 
     data: pd.DataFrame
@@ -62,6 +65,7 @@ class SimulatedData:
     order: np.ndarray
     shift_targets: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
+    size_factors: np.ndarray | None = None
 
     @property
     def pooled_adjacency(self) -> np.ndarray:
@@ -80,14 +84,28 @@ class SimulatedData:
         under the true weights, intercepts, noise law and scales. Where the clusters overlap,
         even this classifier errs; the ARI of its labels is the best any method can reach.
         """
+        sizes = np.bincount(self.labels, minlength=self.weights.shape[0])
+        log_share = np.log(np.maximum(sizes, 1) / len(self.labels))
+        if self.settings.get("kind") == "single_cell":
+            from .simulate_cells import single_cell_loglik  # builds on this module
+
+            return np.argmax(log_share + single_cell_loglik(self), axis=1)
         values = self.data.to_numpy(dtype=float)
         as_parent = values.copy()
         counts = np.array([t == "count" for t in self.types])
         as_parent[:, counts] = np.log1p(values[:, counts])
-        sizes = np.bincount(self.labels, minlength=self.weights.shape[0])
         scores = [
             np.log(max(size, 1) / len(self.labels))
-            + _row_loglik(values, as_parent, w, b, s, self.types, self.settings.get("noise"))
+            + _row_loglik(
+                values,
+                as_parent,
+                w,
+                b,
+                s,
+                self.types,
+                self.settings.get("noise"),
+                self.settings.get("count_overdispersion", 0.0),
+            )
             for w, b, s, size in zip(
                 self.weights, self.intercepts, self.noise_scales, sizes, strict=True
             )
@@ -218,6 +236,7 @@ def simulate(
     weight_range: tuple[float, float] = (0.5, 1.2),
     binary_fraction: float = 0.0,
     count_fraction: float = 0.0,
+    count_overdispersion: float = 0.0,
     seed: int = 0,
 ) -> SimulatedData:
     """Draw a heterogeneous linear SEM and data from it.
@@ -252,6 +271,9 @@ def simulate(
         Magnitude range of edge weights; signs are random.
     binary_fraction, count_fraction : float
         Fractions of variables that are binary / counts (the rest continuous).
+    count_overdispersion : float
+        ``phi`` of negative binomial (NB2) counts, variance ``mu + phi mu^2``; 0 gives
+        Poisson counts.
     seed : int
         Seed of the NumPy generator.
 
@@ -282,7 +304,14 @@ def simulate(
         scales_pos[k, targets_pos] *= 2.0 ** (noise_shift * rng.choice([-1.0, 1.0], n_targets))
     blocks = [
         _sample_cluster(
-            adj_pos[k] * w_pos[k], intercepts_pos[k], scales_pos[k], types_pos, noise, s, rng
+            adj_pos[k] * w_pos[k],
+            intercepts_pos[k],
+            scales_pos[k],
+            types_pos,
+            noise,
+            s,
+            rng,
+            count_overdispersion,
         )
         for k, s in enumerate(sizes)
     ]
@@ -329,7 +358,9 @@ def _noise_logpdf(kind: str | None, eps: np.ndarray) -> np.ndarray:
     return -0.5 * eps**2 - 0.5 * np.log(2.0 * np.pi)
 
 
-def _row_loglik(values, as_parent, weights, intercepts, scales, types, noise) -> np.ndarray:
+def _row_loglik(
+    values, as_parent, weights, intercepts, scales, types, noise, phi=0.0
+) -> np.ndarray:
     """Log density of every row under one cluster's true SEM ``(n,)``."""
     eta = intercepts + as_parent @ weights
     total = np.zeros(len(values))
@@ -341,11 +372,33 @@ def _row_loglik(values, as_parent, weights, intercepts, scales, types, noise) ->
             total += values[:, j] * eta[:, j] - np.logaddexp(0.0, eta[:, j])
         else:
             log_rate = np.clip(np.log(5.0) + 0.5 * eta[:, j], -5.0, 6.0)
-            total += values[:, j] * log_rate - np.exp(log_rate) - gammaln(values[:, j] + 1.0)
+            total += count_logpmf(values[:, j], log_rate, phi)
     return total
 
 
-def _sample_cluster(weights, intercepts, scales, types, noise, n, rng) -> np.ndarray:
+def count_logpmf(y: np.ndarray, log_mean: np.ndarray, phi: float) -> np.ndarray:
+    """Log pmf of Poisson (``phi = 0``) or NB2 counts with variance ``mu + phi mu^2``."""
+    if phi <= 0:
+        return y * log_mean - np.exp(log_mean) - gammaln(y + 1.0)
+    r = 1.0 / phi
+    log_total = np.logaddexp(np.log(r), log_mean)
+    return (
+        gammaln(y + r)
+        - gammaln(r)
+        - gammaln(y + 1.0)
+        + r * (np.log(r) - log_total)
+        + y * (log_mean - log_total)
+    )
+
+
+def _gamma_rate(mean: np.ndarray, phi: float, rng) -> np.ndarray:
+    """Poisson rates whose Poisson mixture is NB2 with ``mean`` and overdispersion ``phi``."""
+    if phi <= 0:
+        return mean
+    return rng.gamma(1.0 / phi, mean * phi)
+
+
+def _sample_cluster(weights, intercepts, scales, types, noise, n, rng, phi=0.0) -> np.ndarray:
     """Ancestral sampling of one cluster over causal positions (columns in causal order)."""
     d = len(types)
     values = np.zeros((n, d))
@@ -360,6 +413,7 @@ def _sample_cluster(weights, intercepts, scales, types, noise, n, rng) -> np.nda
             as_parent[:, j] = values[:, j]
         else:
             # log-rate centred near 5 counts; clipped so a long chain cannot overflow
-            values[:, j] = rng.poisson(np.exp(np.clip(np.log(5.0) + 0.5 * eta, -5.0, 6.0)))
+            rate = np.exp(np.clip(np.log(5.0) + 0.5 * eta, -5.0, 6.0))
+            values[:, j] = rng.poisson(_gamma_rate(rate, phi, rng))
             as_parent[:, j] = np.log1p(values[:, j])
     return values

@@ -13,7 +13,7 @@ import numpy as np
 from .config import ModelConfig
 from .data import PreparedData
 from .guide import initial_noise_locs, latent_sites
-from .order_search import DiscreteNodes, OrderSearch, cluster_moments, search_order
+from .order_search import OrderSearch, cluster_moments, discrete_nodes, search_order
 
 __all__ = ["order_potentials", "warm_start_params"]
 
@@ -85,7 +85,8 @@ def warm_start_params(
     resp /= resp.sum(1, keepdims=True)
     moments = cluster_moments(data.x, resp, min_count=0.0)
     types = tuple(int(t) for t in data.type_codes())
-    search = OrderSearch(moments, discrete=DiscreteNodes(data.y, data.x, resp, types))
+    discrete = discrete_nodes(data.y, data.x, resp, types, data.log_size_factor)
+    search = OrderSearch(moments, discrete=discrete)
     order, _, parents = search_order(data.x, resp, [start_order], seed=seed, search=search)[0]
     weights, intercepts, log_sigma = _mechanisms(search, order, parents, data)
     pi = np.full(k_max, _EMPTY_MASS)

@@ -9,7 +9,7 @@ from bayes_hcl.api import _prepare
 def test_too_few_rows_for_the_number_of_variables():
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(15, 8)), columns=list("abcdefgh"))
     with pytest.raises(bh.DataError, match="15 rows are too few for 8 variables"):
-        _prepare(df, None, False)
+        bh.fit(df, progress=False)
 
 
 def test_gaussian_preset_treats_every_column_as_continuous():
@@ -17,8 +17,13 @@ def test_gaussian_preset_treats_every_column_as_continuous():
     df = pd.DataFrame(
         {"flag": np.arange(30) % 2, "n": rng.poisson(3, 30), "z": rng.normal(size=30)}
     )
-    assert _prepare(df, None, False).types == ("binary", "count", "continuous")
-    assert _prepare(df, None, True).types == ("continuous",) * 3
+    default, gaussian = bh.load_config("hcl"), bh.load_config("gaussian")
+    assert _prepare(df, None, default, "error", None).types == ("binary", "count", "continuous")
+    assert _prepare(df, None, gaussian, "error", None).types == ("continuous",) * 3
+    # a size-factor column is set aside before the gaussian preset re-encodes the rest
+    lib = df.assign(lib=rng.uniform(0.5, 2.0, 30))
+    both = _prepare(lib, None, gaussian, "error", "lib")
+    assert both.columns == ("flag", "n", "z") and both.types == ("continuous",) * 3
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ def test_infer_types_rejects_text():
 
 def test_describe_types_reasons(mixed):
     table = describe_types(mixed)
-    assert list(table.columns) == ["column", "type", "reason"]
+    assert list(table.columns) == ["column", "type", "likelihood", "missing", "reason"]
     assert list(table["column"]) == list(mixed.columns)
     reasons = dict(zip(table["column"], table["reason"], strict=True))
     assert reasons["bin_int"] == "values in {0, 1}"
@@ -103,8 +103,14 @@ def test_describe_types_reasons(mixed):
 def test_describe_types_declared_override(mixed):
     table = describe_types(mixed, {"cnt_int": "continuous"}).set_index("column")
     assert table.loc["cnt_int", "type"] == "continuous"
-    assert table.loc["cnt_int", "reason"] == "declared (inferred: count)"
+    assert table.loc["cnt_int", "reason"] == "declared continuous (inferred: count)"
     assert table.loc["bin_int", "type"] == "binary"
+    assert table.loc["bin_int", "likelihood"].startswith("Bernoulli")
+    nb = describe_types(mixed, {"cnt_int": "NB"}).set_index("column").loc["cnt_int"]
+    assert nb["type"] == "count" and nb["likelihood"].startswith("negative binomial")
+    assert nb["reason"] == "declared negative_binomial (inferred: count)"
+    default = describe_types(mixed, count_likelihood="negative_binomial").set_index("column")
+    assert default.loc["cnt_int", "likelihood"].startswith("negative binomial")
 
 
 # ------------------------------------------------------------------------------ encoding
@@ -182,7 +188,20 @@ def test_frame_round_trip(tiny):
 def test_to_dict_is_json_metadata(tiny):
     p = prepare(tiny, min_rows=4)
     meta = json.loads(json.dumps(p.to_dict()))
-    assert set(meta) == {"columns", "types", "center", "scale", "offset", "n", "d"}
+    assert set(meta) == {
+        "columns",
+        "types",
+        "center",
+        "scale",
+        "offset",
+        "n",
+        "d",
+        "missing",
+        "size_factors",
+        "count_likelihoods",
+    }
+    assert meta["missing"] == {} and meta["size_factors"] is False
+    assert meta["count_likelihoods"] == {}
     assert meta["columns"] == ["c", "b", "k"] and meta["n"] == 4 and meta["d"] == 3
     np.testing.assert_allclose(meta["offset"], p.offset)
 
@@ -339,7 +358,7 @@ def test_check_order_structure_before_values():
         (
             {"a": "ordinal"},
             None,
-            r"column 'a': unknown type 'ordinal' \(valid types: continuous, binary, count\)",
+            r"column 'a': unknown type 'ordinal' \(valid types: continuous, binary, count, poisson",
         ),
         ({"a": 3}, None, r"column 'a': unknown type 3"),
         (

@@ -132,15 +132,16 @@ def test_hard_order_mask_is_a_dag_and_soft_mask_tends_to_it(seed):
 def test_model_trace_has_expected_sites_and_shapes():
     cfg = ModelConfig(max_clusters=3)
     y = jnp.zeros((7, 4))
+    ones = jnp.ones((7, 4))
     tr = handlers.trace(handlers.seed(hcl_model, 0)).get_trace(
-        y, y, jnp.zeros(4), 0.5, types=(0, 0, 1, 2), config=cfg
+        y, y, jnp.zeros((7, 4)), ones, 0.5, types=(0, 0, 1, 3), config=cfg
     )
     shapes = {k: v["value"].shape for k, v in tr.items() if v["type"] == "sample"}
     assert shapes["W"] == (3, 4, 4) and shapes["v"] == (2,) and shapes["phi"] == (4,)
     assert shapes["b_shift"] == (3, 4)
     assert tr["loglik"]["fn"].log_prob(tr["loglik"]["value"]).shape == (7,)
     one = handlers.trace(handlers.seed(hcl_model, 0)).get_trace(
-        y, y, jnp.zeros(4), 0.5, types=(0, 0, 1, 2), config=ModelConfig(max_clusters=1)
+        y, y, jnp.zeros((7, 4)), ones, 0.5, types=(0, 0, 1, 2), config=ModelConfig(max_clusters=1)
     )
     assert "v" not in one and "alpha" not in one
 
