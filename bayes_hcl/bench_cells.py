@@ -3,9 +3,11 @@
 Data from :func:`bayes_hcl.simulate_cells.simulate_single_cell` (default 2,000 cells, 20
 genes, 3 states). Methods, all run in the same process on the same counts:
 
-* ``bayes_hcl[single_cell]`` — NB2 counts with size factors from the cells' totals;
-* ``bayes_hcl[single_cell, true s]`` — the same given the true size factors (a column): on a
-  panel of 20 genes the totals move with the states' shifts, which biases them;
+* ``bayes_hcl[single_cell]`` — NB2 counts, size factors from each cell's library size (its
+  total over the whole transcriptome, a column), as with real data;
+* ``bayes_hcl[single_cell, panel totals]`` — size factors from the totals over the 20
+  modelled genes only (preset default ``"total"``): noisy, and biased by the states' shifts;
+* ``bayes_hcl[single_cell, true s]`` — given the true size factors (the reference);
 * ``bayes_hcl[poisson]`` — the default preset on the raw counts (Poisson, no size factors);
 * ``lognorm+bayes_hcl`` — the baseline the field uses: counts divided by the size factor,
   ``log1p``, then the Gaussian model (preset ``gaussian``);
@@ -32,9 +34,10 @@ from .simulate_cells import simulate_single_cell
 __all__ = ["log_normalise", "run_single_cell"]
 
 
-def log_normalise(counts: pd.DataFrame) -> pd.DataFrame:
-    """``log1p(count / s)`` with ``s`` each cell's total count scaled to geometric mean 1."""
-    totals = counts.sum(axis=1).to_numpy(dtype=float)
+def log_normalise(counts: pd.DataFrame, library: np.ndarray | None = None) -> pd.DataFrame:
+    """``log1p(count / s)`` with ``s`` each cell's library size (default: its total over the
+    columns) scaled to geometric mean 1."""
+    totals = counts.sum(axis=1).to_numpy(dtype=float) if library is None else library
     size = totals / np.exp(np.log(totals).mean())
     return np.log1p(counts.div(size, axis=0))
 
@@ -97,9 +100,14 @@ def run_single_cell(
         n_targets, wall_s``.
     """
     sim = simulate_single_cell(seed=seed, **simulation)
-    lognorm = log_normalise(sim.data)
+    lognorm = log_normalise(sim.data, sim.library_size.astype(float))
     runs = {
-        "bayes_hcl[single_cell]": lambda: _bayes_hcl_row(sim.data, "single_cell", seed),
+        "bayes_hcl[single_cell]": lambda: _bayes_hcl_row(
+            sim.data.assign(library=sim.library_size), "single_cell", seed, "library"
+        ),
+        "bayes_hcl[single_cell, panel totals]": lambda: _bayes_hcl_row(
+            sim.data, "single_cell", seed
+        ),
         "bayes_hcl[single_cell, true s]": lambda: _bayes_hcl_row(
             sim.data.assign(size_factor=sim.size_factors), "single_cell", seed, "size_factor"
         ),

@@ -53,6 +53,8 @@ class SimulatedData:
         :func:`bayes_hcl.simulate_cells.simulate_single_cell`, with ``kind="single_cell"``).
     size_factors : numpy.ndarray, optional
         ``(n,)`` true size factors of single-cell-like data.
+    library_size : numpy.ndarray, optional
+        ``(n,)`` total count of each cell over its whole (simulated) transcriptome.
     """
 
     data: pd.DataFrame
@@ -66,6 +68,7 @@ class SimulatedData:
     shift_targets: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
     size_factors: np.ndarray | None = None
+    library_size: np.ndarray | None = None
 
     @property
     def pooled_adjacency(self) -> np.ndarray:

@@ -6,7 +6,9 @@ overdispersion ``phi_j``; the count of gene ``j`` in cell ``i`` of state ``k`` i
 
     count_ij ~ NB2(mean = s_i * exp(log base_j + b_kj + sum_p w_kpj z_ip), phi_j),
 
-where ``s_i`` is the cell's size factor (log-normal, geometric mean 1), ``z_ip =
+where ``s_i`` is the cell's size factor (log-normal, geometric mean 1; the cell's library size,
+its total count over the modelled genes and a state-independent background, estimates it),
+``z_ip =
 log1p(count_ip / s_i) - log1p(base_p)`` the regulator's normalised log expression, ``w_k``
 the state's weights over a DAG shared by all states (with a few cluster-specific edges and
 changed weights, as in :func:`bayes_hcl.simulate.simulate`) and ``b_kj`` the state's shift of
@@ -43,6 +45,7 @@ def simulate_single_cell(
     overdispersion: tuple[float, float] = (0.1, 0.5),
     size_factor_sd: float = 0.3,
     max_base: float = 20.0,
+    background_depth: float = 5000.0,
     seed: int = 0,
 ) -> SimulatedData:
     """Draw single-cell-like count data with hidden cell states.
@@ -65,6 +68,10 @@ def simulate_single_cell(
         Sd of the log size factors.
     max_base : float
         Largest baseline mean count.
+    background_depth : float
+        Expected count per cell (at size factor 1) of the transcriptome outside the modelled
+        genes, the same in every state: ``library_size`` is it plus the modelled genes'
+        counts, as a sequencing run would report.
     seed : int
         Seed of the NumPy generator.
 
@@ -73,7 +80,7 @@ def simulate_single_cell(
     SimulatedData
         Counts (columns ``G0..``, integer), state labels, the states' graphs and weights,
         ``intercepts`` (the log-scale shifts ``b``), ``noise_scales`` (``sqrt(phi)`` per
-        state), the shift targets, and ``size_factors``.
+        state), the shift targets, ``size_factors`` and ``library_size``.
     """
     if n_genes < 2 or n_states < 1 or n_cells < n_states:
         raise ValueError("need n_genes >= 2, n_states >= 1 and n_cells >= n_states")
@@ -102,6 +109,8 @@ def simulate_single_cell(
         counts[rows] = _sample_state(
             weights[k], log_base + shifts[k], log_base, phi, size_factors[rows], rng
         )
+    background = rng.poisson(_gamma_rate(size_factors * background_depth, 0.01, rng))
+    library = background + counts.sum(axis=1)
     shuffle = rng.permutation(n_cells)
     # genes are stored in a random column order, so the order carries no information
     perm = rng.permutation(n_genes)
@@ -121,6 +130,7 @@ def simulate_single_cell(
         shift_targets=tuple(columns[perm[p]] for p in sorted(targets)),
         settings=settings | {"log_base": log_base[inverse].tolist(), "phi": phi[inverse].tolist()},
         size_factors=size_factors[shuffle],
+        library_size=library[shuffle].astype(np.int64),
     )
 
 

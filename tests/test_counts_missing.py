@@ -227,11 +227,13 @@ def test_single_cell_simulation_has_overdispersed_counts_and_known_states():
     again = simulate_single_cell(600, 8, 2, seed=4)
     pd.testing.assert_frame_equal(sim.data, again.data)
     assert metrics.adjusted_rand_index(sim.labels, sim.bayes_labels()) > 0.8
+    library = np.log(sim.library_size) - np.log(sim.library_size).mean()
+    assert np.corrcoef(library, np.log(sim.size_factors))[0, 1] > 0.9
 
 
 def test_single_cell_preset_recovers_the_states_and_their_targets():
     sim = simulate_single_cell(800, 8, 2, seed=2)
-    data = sim.data.assign(lib=sim.size_factors)
+    data = sim.data.assign(lib=sim.library_size)  # size factors from the library sizes
     result = bh.fit(data, model="single_cell", size_factors="lib", seed=0, progress=False)
     ceiling = metrics.adjusted_rand_index(sim.labels, sim.bayes_labels())
     assert metrics.adjusted_rand_index(sim.labels, result.clusters()) >= ceiling - 0.05

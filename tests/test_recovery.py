@@ -67,6 +67,7 @@ def test_mixed_types_d10():
     assert r["f1"] >= 0.6
 
 
+@pytest.mark.slow  # ~25 s; the robust preset's numbers are in the full benchmark suite
 def test_robust_preset_models_skewed_noise():
     # exponential noise: the Gaussian-mixture noise law must fit it better than a Gaussian
     sim = bh.simulate(600, d=4, n_clusters=1, noise="exponential", seed=3)
