@@ -140,7 +140,8 @@ def fit(
     missing : {"error", "mask"}
         ``"error"`` (default) refuses a missing cell with a message naming its column;
         ``"mask"`` keeps the row and leaves the cell's likelihood term out (missing at
-        random; as a parent the cell enters at its column's mean).
+        random; as a parent the cell enters at its conditional mean given the row's
+        observed cells).
     size_factors : str, optional
         Per-row size factors of the count columns (an offset ``log s`` in their linear
         predictors): ``"total"`` (each row's total count, scaled to geometric mean 1), the name

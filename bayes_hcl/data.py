@@ -91,7 +91,8 @@ class PreparedData:
     x : numpy.ndarray
         ``(n, d)`` float64 covariates used when a column is a parent: continuous columns
         z-scored, binary columns 0/1 minus their mean, count columns z-scored
-        ``log1p(count / size factor)`` (at a missing cell: 0).
+        ``log1p(count / size factor)`` (at a missing cell: its conditional mean given the
+        row's observed cells).
     center : numpy.ndarray
         ``(d,)`` value subtracted to make ``x`` (for count columns the mean of
         ``log1p(count / size factor)``).
@@ -154,8 +155,11 @@ class PreparedData:
         bad = [t for t in self.types if t not in VARIABLE_TYPES]
         if bad:
             raise DataError(f"unknown type {bad[0]!r} (valid types: {', '.join(VARIABLE_TYPES)})")
-        if len(self.types) != d or len(self.count_likelihoods) != d:
-            raise DataError(f"PreparedData has {d} columns but {len(self.types)} types")
+        for name in ("types", "count_likelihoods"):
+            if len(getattr(self, name)) != d:
+                raise DataError(
+                    f"PreparedData has {d} columns but {len(getattr(self, name))} {name}"
+                )
         expected = {
             "y": (n, d),
             "x": (n, d),

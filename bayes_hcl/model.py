@@ -433,10 +433,10 @@ def hcl_model(
     ----------
     y, x : array ``(n, d)``
         Prepared responses and covariates (see :func:`component_loglik`).
-    offset : array ``(n, d)``
-        Baseline of each row's and node's linear predictor.
-    observed : array ``(n, d)``
-        1 for an observed cell, 0 for a missing one.
+    offset : array ``(d,)`` or ``(n, d)``
+        Baseline of each node's (or each row's and node's) linear predictor.
+    observed : array ``(n, d)`` or None
+        1 for an observed cell, 0 for a missing one; ``None``: every cell is observed.
     temperature : float
         Temperature of the soft order mask (annealed by SVI).
     active : array ``(K,)``, optional
@@ -519,14 +519,14 @@ def _linear_sem(
             y[idx],
             x[idx],
             types,
-            offset[idx],
+            offset[idx] if jnp.ndim(offset) == 2 else offset,
             weights,
             intercepts,
             noise,
             phi,
             noise_shape,
             config.noise_family,
-            observed[idx],
+            None if observed is None else observed[idx],
         )
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from numpyro.handlers import replay, seed
 from numpyro.infer import SVI, Trace_ELBO
@@ -82,13 +83,19 @@ class _OrderedTraceELBO(Trace_ELBO):
         return {"loss": q - p, "mutable_state": None}
 
 
-def data_args(data: PreparedData) -> tuple[jnp.ndarray, ...]:
-    """The model's data arrays ``y, x, offset (n, d), observed (n, d)`` as float32."""
+def data_args(data: PreparedData) -> tuple[jnp.ndarray | None, ...]:
+    """The model's data arrays ``y, x, offset, observed`` as float32.
+
+    ``offset`` is per row ``(n, d)`` only when there are size factors, else ``(d,)``, and
+    ``observed`` is ``None`` when no cell is missing: the common case then pays for neither
+    (an ``(n, d)`` offset and a mask cost about 10 % of the SVI step rate).
+    """
+    sized = bool(np.any(data.log_size_factor != 0))
     return (
         jnp.asarray(data.y, dtype=jnp.float32),
         jnp.asarray(data.x, dtype=jnp.float32),
-        jnp.asarray(data.row_offset(), dtype=jnp.float32),
-        jnp.asarray(data.observed, dtype=jnp.float32),
+        jnp.asarray(data.row_offset() if sized else data.offset, dtype=jnp.float32),
+        None if data.observed.all() else jnp.asarray(data.observed, dtype=jnp.float32),
     )
 
 

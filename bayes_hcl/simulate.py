@@ -98,8 +98,7 @@ class SimulatedData:
         counts = np.array([t == "count" for t in self.types])
         as_parent[:, counts] = np.log1p(values[:, counts])
         scores = [
-            np.log(max(size, 1) / len(self.labels))
-            + _row_loglik(
+            _row_loglik(
                 values,
                 as_parent,
                 w,
@@ -109,11 +108,9 @@ class SimulatedData:
                 self.settings.get("noise"),
                 self.settings.get("count_overdispersion", 0.0),
             )
-            for w, b, s, size in zip(
-                self.weights, self.intercepts, self.noise_scales, sizes, strict=True
-            )
+            for w, b, s in zip(self.weights, self.intercepts, self.noise_scales, strict=True)
         ]
-        return np.argmax(np.stack(scores, axis=1), axis=1)
+        return np.argmax(log_share + np.stack(scores, axis=1), axis=1)
 
     def truth(self) -> dict[str, Any]:
         """The ground truth as a JSON-serialisable dictionary."""
