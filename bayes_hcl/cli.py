@@ -29,6 +29,7 @@ __all__ = ["BENCH_SUITES", "build_parser", "main", "write_outputs"]
 BENCH_SUITES = (
     "quick",
     "full",
+    "mixed",
     "speed",
     "identifiability",
     "sachs",
@@ -63,7 +64,10 @@ def _add_fit(sub) -> None:
     p.add_argument(
         "--types",
         default="",
-        help="type overrides, e.g. smoker=binary,visits=count,gene1=negative_binomial",
+        help=(
+            "type overrides (continuous, binary, count, categorical, ordinal, poisson, "
+            "negative_binomial), e.g. smoker=binary,visits=count,stage=categorical"
+        ),
     )
     p.add_argument(
         "--missing",
@@ -113,6 +117,27 @@ def _add_simulate(sub) -> None:
     )
     p.add_argument(
         "--count-fraction", type=float, default=0.0, help="share of variables made counts"
+    )
+    p.add_argument(
+        "--count-overdispersion",
+        type=float,
+        default=0.0,
+        help="NB2 overdispersion of the counts (0: Poisson)",
+    )
+    p.add_argument(
+        "--categorical-fraction",
+        type=float,
+        default=0.0,
+        help="share of variables made categorical (levels written as a, b, ...)",
+    )
+    p.add_argument("--n-levels", type=int, default=3, help="levels of each categorical variable")
+    p.add_argument(
+        "--single-cell",
+        action="store_true",
+        help=(
+            "single-cell-like counts instead: --d genes, --clusters cell states, the first "
+            "--n-per-cluster cells in all, a library_size column (see simulate_single_cell)"
+        ),
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
 
@@ -203,7 +228,10 @@ def _summary_json(result, extra: dict) -> dict:
         "cluster_sizes": {
             str(k): int((result.clusters() == k).sum()) for k in result.occupied_clusters()
         },
-        "data": {k: result.meta["data"][k] for k in ("n", "d", "columns", "types")},
+        "data": {
+            **{k: result.meta["data"][k] for k in ("n", "d", "columns", "types")},
+            "levels": result.meta["data"].get("levels", {}),
+        },
         "missing_cells": result.missing_cells(),
         "config": result.meta["config"],
         **extra,
@@ -254,29 +282,39 @@ def _cmd_fit(args) -> int:
 
 def _cmd_simulate(args) -> int:
     from .simulate import simulate
+    from .simulate_cells import simulate_single_cell
 
     sizes = args.n_per_cluster[0] if len(args.n_per_cluster) == 1 else args.n_per_cluster
     try:
-        sim = simulate(
-            sizes,
-            d=args.d,
-            n_clusters=args.clusters,
-            graph=args.graph,
-            noise=args.noise,
-            mean_shift=args.mean_shift,
-            weight_change=args.weight_change,
-            binary_fraction=args.binary_fraction,
-            count_fraction=args.count_fraction,
-            seed=args.seed,
-        )
+        if args.single_cell:
+            sim = simulate_single_cell(args.n_per_cluster[0], args.d, args.clusters, seed=args.seed)
+        else:
+            sim = simulate(
+                sizes,
+                d=args.d,
+                n_clusters=args.clusters,
+                graph=args.graph,
+                noise=args.noise,
+                mean_shift=args.mean_shift,
+                weight_change=args.weight_change,
+                binary_fraction=args.binary_fraction,
+                count_fraction=args.count_fraction,
+                count_overdispersion=args.count_overdispersion,
+                categorical_fraction=args.categorical_fraction,
+                n_levels=args.n_levels,
+                seed=args.seed,
+            )
     except ValueError as err:
         raise DataError(str(err)) from None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sim.data.to_csv(out, index=False)
+    frame = sim.data
+    if sim.library_size is not None:
+        frame = frame.assign(library_size=sim.library_size)
+    frame.to_csv(out, index=False)
     truth = out.with_name(out.stem + ".truth.json")
     truth.write_text(sim.truth_json())
-    print(f"wrote {out} ({len(sim.data)} rows × {sim.data.shape[1]} columns) and {truth}")
+    print(f"wrote {out} ({len(frame)} rows × {frame.shape[1]} columns) and {truth}")
     return 0
 
 

@@ -5,16 +5,8 @@ declared types) lives here and fails with a :class:`DataError` whose message is 
 line naming the offending column, row or key. :mod:`bayes_hcl.data` builds on it to encode
 the table for the model.
 
-Variable types
---------------
-Each column is one of :data:`VARIABLE_TYPES`. Unless declared explicitly, the type is
-inferred from the (non-missing) values of a numeric column:
-
-1. boolean dtype -> ``"binary"``;
-2. every value in {0, 1} and both 0 and 1 occur -> ``"binary"``;
-3. every value a non-negative integer (integer dtype, or floats that are all integral)
-   with more than 2 distinct values -> ``"count"``;
-4. anything else -> ``"continuous"``.
+Each column is one of :data:`VARIABLE_TYPES`; :mod:`bayes_hcl.variable_types` infers the
+type of an undeclared column.
 
 Rows are named in messages by their index label (for a CSV file or a NumPy array that is
 the 0-based data-row number).
@@ -38,14 +30,13 @@ __all__ = [
     "VARIABLE_TYPES",
     "DataError",
     "column_values",
-    "describe_types",
-    "infer_types",
+    "missing_error",
     "parse_types",
     "read_table",
 ]
 
-VARIABLE_TYPES: tuple[str, ...] = ("continuous", "binary", "count")
-"""The supported variable types, in the order of their integer codes."""
+VARIABLE_TYPES: tuple[str, ...] = ("continuous", "binary", "count", "categorical", "ordinal")
+"""The supported variable types (see :mod:`bayes_hcl.categorical` for the last two)."""
 
 COUNT_FAMILIES: dict[str, str] = {
     "poisson": "poisson",
@@ -57,8 +48,16 @@ COUNT_FAMILIES: dict[str, str] = {
 DECLARABLE_TYPES: tuple[str, ...] = (*VARIABLE_TYPES, "poisson", "negative_binomial")
 """Types a user may declare: a variable type, or a count likelihood (a count column)."""
 
-TYPE_CODES: dict[str, int] = {name: code for code, name in enumerate(VARIABLE_TYPES)}
-"""Integer code of each variable type: continuous 0, binary 1, count 2."""
+TYPE_CODES: dict[str, int] = {
+    "continuous": 0,
+    "binary": 1,
+    "count": 2,
+    "categorical": 4,
+    "ordinal": 0,
+}
+"""Model code of each variable type: continuous 0, binary 1, count 2 (3: negative binomial,
+chosen by the count likelihood), categorical 4; an ordinal variable is modelled as continuous
+on its level ranks."""
 
 _MAX_REPR = 40  # longest repr of a value or label shown in a message
 _MAX_NAMES = 10  # most column names listed in a message
@@ -247,6 +246,15 @@ MISSING_POLICIES: tuple[str, ...] = ("error", "mask")
 """What to do with missing cells: refuse them (default) or mask their likelihood terms."""
 
 
+def missing_error(name: str, count: int, first: Hashable) -> DataError:
+    """The error for missing cells when they are not to be masked."""
+    return DataError(
+        f"column {name!r} has {_plural(count, 'missing value')} "
+        f"(first in row {_fmt_row(first)}); drop those rows, or pass missing='mask' "
+        "(--missing mask) to treat them as missing at random"
+    )
+
+
 def column_values(name: str, s: pd.Series, missing: str = "error") -> np.ndarray:
     """Convert a column to float64 (NaN for a missing cell when ``missing="mask"``).
 
@@ -258,12 +266,7 @@ def column_values(name: str, s: pd.Series, missing: str = "error") -> np.ndarray
     if absent.all():
         raise DataError(f"column {name!r} has no observed value (every cell is missing); drop it")
     if absent.any() and missing != "mask":
-        first = s.index[int(np.argmax(absent))]
-        raise DataError(
-            f"column {name!r} has {_plural(int(absent.sum()), 'missing value')} "
-            f"(first in row {_fmt_row(first)}); drop those rows, or pass missing='mask' "
-            "(--missing mask) to treat them as missing at random"
-        )
+        raise missing_error(name, int(absent.sum()), s.index[int(np.argmax(absent))])
     infinite = np.isinf(values)
     if infinite.any():
         pos = int(np.argmax(infinite))
@@ -272,129 +275,6 @@ def column_values(name: str, s: pd.Series, missing: str = "error") -> np.ndarray
             f"(first: {_fmt_value(values[pos])} in row {_fmt_row(s.index[pos])})"
         )
     return values
-
-
-# ---------------------------------------------------------------------------- inference
-
-
-def _infer_one(values: np.ndarray, is_bool: bool) -> tuple[str, str]:
-    """Infer ``(type, reason)`` from a column's values; NaN cells are ignored."""
-    if is_bool:
-        return "binary", "boolean dtype"
-    observed = values[~np.isnan(values)]
-    if observed.size == 0:
-        return "continuous", "real-valued (no observed values)"
-    if not np.isfinite(observed).all():
-        return "continuous", "real-valued (has infinite values)"
-    distinct = np.unique(observed)
-    if distinct.size == 1:
-        return "continuous", f"constant (every value is {_fmt_value(distinct[0])})"
-    if distinct.size == 2 and distinct[0] == 0 and distinct[1] == 1:
-        return "binary", "values in {0, 1}"
-    if not (distinct == np.round(distinct)).all():
-        return "continuous", "real-valued (non-integer values)"
-    if distinct[0] < 0:
-        return "continuous", "real-valued (negative values)"
-    if distinct.size == 2:
-        return "continuous", "real-valued (only 2 distinct values, not {0, 1})"
-    return "count", "non-negative integers"
-
-
-def _infer_frame(df: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """``{column: (type, reason)}`` for a frame with unique string names."""
-    return {
-        name: _infer_one(_float_values(name, df[name]), pd.api.types.is_bool_dtype(df[name]))
-        for name in df.columns
-    }
-
-
-def infer_types(df: pd.DataFrame) -> dict[str, str]:
-    """Infer the variable type of every column.
-
-    Rules, applied to the non-missing values of each (numeric) column:
-
-    1. boolean dtype -> ``"binary"``;
-    2. all values in {0, 1} and both occur -> ``"binary"``;
-    3. all values non-negative integers (integer dtype, or floats that are all integral)
-       with more than 2 distinct values -> ``"count"``;
-    4. otherwise -> ``"continuous"``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        The table; column names are converted to ``str``.
-
-    Returns
-    -------
-    dict of str to str
-        Column name -> type, in column order.
-
-    Raises
-    ------
-    DataError
-        On duplicate column names or a non-numeric column.
-    """
-    return {name: kind for name, (kind, _) in _infer_frame(_to_frame(df)).items()}
-
-
-_LIKELIHOODS = {
-    "continuous": "Gaussian (or the preset's noise law), identity link",
-    "binary": "Bernoulli, logit link",
-    "poisson": "Poisson, log link",
-    "negative_binomial": "negative binomial (NB2), log link",
-}
-
-
-def describe_types(
-    df: pd.DataFrame,
-    types: Mapping[str, str] | None = None,
-    count_likelihood: str = "poisson",
-) -> pd.DataFrame:
-    """Tabulate what every column will be treated as, and why.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        The table; see :func:`infer_types` for the inference rules.
-    types : mapping of str to str, optional
-        Explicit types overriding inference (reason ``"declared (inferred: ...)"``); a count
-        likelihood (``"poisson"``, ``"negative_binomial"``) declares a count column with it.
-    count_likelihood : {"poisson", "negative_binomial"}
-        Likelihood of the count columns not declared otherwise (the preset's
-        ``model.count_likelihood``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per column with columns ``column``, ``type``, ``likelihood`` (the density
-        of the column as a child), ``missing`` (number of missing cells) and ``reason``
-        (e.g. ``"values in {0, 1}"``, ``"non-negative integers"``, ``"real-valued (...)"``).
-
-    Raises
-    ------
-    DataError
-        On duplicate column names, a non-numeric column, or ``types`` naming an unknown
-        column or type.
-    """
-    frame = _to_frame(df)
-    declared = _check_types_arg(types, list(frame.columns))
-    rows = []
-    for name, (kind, reason) in _infer_frame(frame).items():
-        if name in declared:
-            reason = f"declared {declared[name]} (inferred: {kind})"
-        kind, family = split_declared(declared.get(name, kind))
-        rows.append(
-            {
-                "column": name,
-                "type": kind,
-                "likelihood": _LIKELIHOODS[
-                    family or (count_likelihood if kind == "count" else kind)
-                ],
-                "missing": int(frame[name].isna().sum()),
-                "reason": reason,
-            }
-        )
-    return pd.DataFrame(rows, columns=["column", "type", "likelihood", "missing", "reason"])
 
 
 # ------------------------------------------------------------------------ declared types

@@ -1,18 +1,25 @@
 """Encoding of a validated data table for the model, with missing cells and size factors.
 
-:func:`prepare` checks the table (column checks in :mod:`bayes_hcl.columns`; every
-failure a :class:`~bayes_hcl.columns.DataError` whose message is a single line naming the
-column, row or key) and turns it into a :class:`PreparedData` holding, per column, the
-response ``y`` (continuous: z-scored; binary: 0/1; count: raw counts), the covariate ``x``
-used when the column is a parent (continuous: z-scored; binary: 0/1 minus its mean; count:
-z-scored ``log1p(count / s)`` with ``s`` the row's size factor, 1 without size factors) and
+:func:`prepare` checks the table (column checks in :mod:`bayes_hcl.columns`, per-column
+encoding in :mod:`bayes_hcl.encoding`; every failure a
+:class:`~bayes_hcl.columns.DataError` whose message is a single line naming the column, row
+or key) and turns it into a :class:`PreparedData` holding, per column, the response ``y``
+(continuous and ordinal: z-scored; binary: 0/1; count: raw counts; categorical: the level
+code), the covariate ``x`` used when the column is a parent (continuous and ordinal:
+z-scored; binary: 0/1 minus its mean; count: z-scored ``log1p(count / s)`` with ``s`` the
+row's size factor, 1 without size factors; categorical: a score of its level indicators) and
 the baseline ``offset`` of the linear predictor (0; ``logit(mean)``; ``log(mean count / s)``).
 Standard deviations are population ones (``ddof=0``).
 
+A categorical column is a block of model columns, one per non-reference level
+(:mod:`bayes_hcl.categorical`); :meth:`PreparedData.model_arrays` gives the arrays the model
+takes, one column per model column.
+
 Missing cells (``missing="mask"``) are taken as missing at random: their likelihood terms are
-masked (``PreparedData.observed``); as a parent a missing value enters at its column's
-mean (``x = 0``), and ``y`` holds the column's observed mean there so that auxiliary
-computations (the warm start's order search, the diagnostics' residuals) see a neutral value.
+masked (``PreparedData.observed``); as a parent a missing value enters at its conditional
+mean given the row's observed cells, and ``y`` holds a neutral value there (the observed mean;
+for a categorical column its most frequent level) so that auxiliary computations (the warm
+start's order search, the diagnostics' residuals) see no outlier.
 
 Size factors (count columns only) enter each count node's linear predictor as the offset
 ``log s_i``: from a column of the table (removed from the variables) or from each row's total
@@ -29,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .categorical import one_hot_block
 from .columns import (
     MISSING_POLICIES,
     TYPE_CODES,
@@ -36,18 +44,20 @@ from .columns import (
     DataError,
     _check_declared,
     _check_types_arg,
-    _fmt_row,
-    _fmt_value,
-    _infer_one,
-    _plural,
     _to_frame,
-    column_values,
-    describe_types,
-    infer_types,
     parse_types,
     read_table,
-    split_declared,
 )
+from .encoding import (
+    PROB_CLIP,
+    _check_shape,
+    _column,
+    _conditional_mean_fill,
+    _design,
+    _encode_column,
+    _size_factors,
+)
+from .variable_types import describe_types, infer_types
 
 __all__ = [
     "COUNT_LIKELIHOODS_CODES",
@@ -65,10 +75,6 @@ __all__ = [
 
 #: Model node code of a count column under each count likelihood.
 COUNT_LIKELIHOODS_CODES: dict[str, int] = {"poisson": 2, "negative_binomial": 3}
-
-_PROB_CLIP = 1e-3  # binary mean is clipped to [_PROB_CLIP, 1 - _PROB_CLIP] for the offset
-_COUNT_FLOOR = 1e-3  # count mean is clipped below at this value for the offset
-_STANDARDISE_TOL = 1e-6  # z-scored columns must have |mean| and |sd - 1| below this
 
 
 # ----------------------------------------------------------------------- the prepared data
@@ -113,6 +119,15 @@ class PreparedData:
     count_likelihoods : tuple of str, optional
         Per column, a count likelihood declared for it (``"poisson"`` or
         ``"negative_binomial"``) or ``""`` for the preset's; default all ``""``.
+    levels : tuple of tuple of str, optional
+        Per column, the level labels of a categorical or ordinal column (``y`` holds the
+        level code ``0 .. L - 1`` of a categorical column, the z-scored code of an ordinal
+        one), ``()`` for other columns.
+    design : numpy.ndarray, optional
+        ``(n, D)`` covariates of the model columns when a column is categorical: such a
+        column has one column per non-reference level (its z-scored indicator; at a missing
+        cell, the conditional mean), every other column its ``x``. The
+        ``x`` of a categorical column is its :func:`~bayes_hcl.categorical.proxy_score`.
 
     Notes
     -----
@@ -131,6 +146,8 @@ class PreparedData:
     observed: np.ndarray | None = field(default=None)
     log_size_factor: np.ndarray | None = field(default=None)
     count_likelihoods: tuple[str, ...] = ()
+    levels: tuple[tuple[str, ...], ...] = ()
+    design: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
@@ -147,6 +164,8 @@ class PreparedData:
         setattr_(self, "log_size_factor", np.asarray(size, dtype=np.float64))
         families = tuple(self.count_likelihoods) or ("",) * len(self.columns)
         setattr_(self, "count_likelihoods", families)
+        levels = tuple(tuple(str(v) for v in lv) for lv in self.levels) or ((),) * len(families)
+        setattr_(self, "levels", levels)
         self._check_shapes()
 
     def _check_shapes(self) -> None:
@@ -155,7 +174,7 @@ class PreparedData:
         bad = [t for t in self.types if t not in VARIABLE_TYPES]
         if bad:
             raise DataError(f"unknown type {bad[0]!r} (valid types: {', '.join(VARIABLE_TYPES)})")
-        for name in ("types", "count_likelihoods"):
+        for name in ("types", "count_likelihoods", "levels"):
             if len(getattr(self, name)) != d:
                 raise DataError(
                     f"PreparedData has {d} columns but {len(getattr(self, name))} {name}"
@@ -205,6 +224,66 @@ class PreparedData:
                 codes[j] = COUNT_LIKELIHOODS_CODES[family or count_likelihood]
         return codes
 
+    def model_layout(
+        self, count_likelihood: str = "poisson"
+    ) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+        """Type code of every model column, and the variable of each (``None`` when every
+        variable is one column, i.e. no variable is categorical)."""
+        codes = self.type_codes(count_likelihood)
+        if self.design is None:
+            return tuple(int(c) for c in codes), None
+        node_of = self.node_of()
+        return tuple(int(codes[j]) for j in node_of), tuple(int(j) for j in node_of)
+
+    def node_of(self) -> np.ndarray:
+        """``(D,)`` variable of every model column (one column per non-categorical variable,
+        one per non-reference level of a categorical one)."""
+        widths = [max(len(lv) - 1, 1) if t == "categorical" else 1 for t, lv in self._kinds()]
+        return np.repeat(np.arange(self.d), widths)
+
+    def model_terms(self) -> tuple[str, ...]:
+        """Name of every model column: the variable's, or ``"name[level]"`` for each
+        non-reference level of a categorical variable."""
+        terms = []
+        for name, kind, levels in zip(self.columns, self.types, self.levels, strict=True):
+            own = [f"{name}[{lv}]" for lv in levels[1:]] if kind == "categorical" else [name]
+            terms.extend(own)
+        return tuple(terms)
+
+    def _kinds(self):
+        return zip(self.types, self.levels, strict=True)
+
+    def model_arrays(self, sized: bool) -> tuple[np.ndarray, ...]:
+        """``y, x, offset, observed`` of the model columns (see :meth:`model_layout`).
+
+        A categorical column's responses are its level indicators and its offsets the log
+        odds of each level against the reference; ``offset`` is per row when ``sized``.
+        """
+        offset = self.row_offset() if sized else self.offset[None, :]
+        if self.design is None:
+            return self.y, self.x, offset if sized else self.offset, self.observed
+        ys, offsets = [], []
+        for j, (kind, levels) in enumerate(self._kinds()):
+            if kind != "categorical":
+                ys.append(self.y[:, [j]])
+                offsets.append(offset[:, [j]])
+                continue
+            indicators, _, _ = one_hot_block(self.y[:, j], len(levels))
+            counts = np.bincount(self.y[self.observed[:, j], j].astype(int), minlength=len(levels))
+            share = np.maximum(counts / counts.sum(), PROB_CLIP)
+            ys.append(indicators)
+            offsets.append(
+                np.broadcast_to(np.log(share[1:] / share[0]), (len(offset), len(share) - 1))
+            )
+        full = np.concatenate(offsets, axis=1)
+        node_of = self.node_of()
+        return (
+            np.concatenate(ys, axis=1),
+            self.design,
+            full if sized else full[0],
+            self.observed[:, node_of],
+        )
+
     def missing_counts(self) -> dict[str, int]:
         """Number of missing (masked) cells per column, for the columns that have any."""
         counts = (~self.observed).sum(0)
@@ -224,7 +303,8 @@ class PreparedData:
         dict
             Keys ``columns``, ``types``, ``center``, ``scale``, ``offset`` (lists), ``n``,
             ``d`` (ints), ``missing`` (column -> number of masked cells), ``size_factors``
-            (whether rows have size factors) and ``count_likelihoods`` (column -> declared
+            (whether rows have size factors), ``levels`` (categorical or ordinal column ->
+            level labels) and ``count_likelihoods`` (column -> declared
             count likelihood).
         """
         return {
@@ -240,6 +320,7 @@ class PreparedData:
             "count_likelihoods": {
                 c: f for c, f in zip(self.columns, self.count_likelihoods, strict=True) if f
             },
+            "levels": {c: list(lv) for c, lv in zip(self.columns, self.levels, strict=True) if lv},
         }
 
     def frame(self) -> pd.DataFrame:
@@ -259,160 +340,6 @@ class PreparedData:
         values[~self.observed] = np.nan
         index = pd.Index(list(self.index), tupleize_cols=False)
         return pd.DataFrame(values, columns=list(self.columns), index=index)
-
-
-# ------------------------------------------------------------------------------ encoding
-
-
-def _check_not_constant(name: str, values: np.ndarray) -> None:
-    """Raise if every observed value of the column is the same."""
-    seen = values[~np.isnan(values)]
-    if seen.min() == seen.max():
-        raise DataError(
-            f"column {name!r} is constant (every value is {_fmt_value(seen[0])}); drop it"
-        )
-
-
-def _zscore(name: str, values: np.ndarray, what: str) -> tuple[np.ndarray, float, float]:
-    """Z-score ``values`` (population sd); raise if that is numerically unreliable."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        center = float(np.mean(values))
-        scale = float(np.std(values))
-        z = (values - center) / scale
-    if not (np.isfinite(center) and np.isfinite(scale)):
-        raise DataError(f"column {name!r} has {what} too large in magnitude to standardise")
-    with np.errstate(over="ignore", invalid="ignore"):
-        ok = scale > 0 and abs(z.mean()) < _STANDARDISE_TOL and abs(z.std() - 1) < _STANDARDISE_TOL
-    if not ok:
-        raise DataError(
-            f"column {name!r} cannot be standardised reliably (sd {scale:.3g} of its {what} "
-            f"is tiny relative to their size {center:.3g}); rescale or drop it"
-        )
-    return z, center, scale
-
-
-def _encode(
-    name: str, kind: str, values: np.ndarray, size: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """Encode the observed values of one column: ``(y, x, (center, scale, offset))``.
-
-    ``size`` holds the rows' size factors (used by count columns only).
-    """
-    if kind == "continuous":
-        z, center, scale = _zscore(name, values, "values")
-        return z, z, (center, scale, 0.0)
-    if kind == "binary":
-        mean = float(values.mean())
-        p = min(max(mean, _PROB_CLIP), 1.0 - _PROB_CLIP)
-        return values, values - mean, (mean, 1.0, float(np.log(p / (1.0 - p))))
-    normalised = values / size
-    x, center, scale = _zscore(name, np.log1p(normalised), "log1p counts")
-    with np.errstate(over="ignore"):
-        mean = float(normalised.mean())
-    if not np.isfinite(mean):
-        raise DataError(f"column {name!r} has counts too large to average")
-    return values, x, (center, scale, float(np.log(max(mean, _COUNT_FLOOR))))
-
-
-def _encode_column(name: str, kind: str, values: np.ndarray, size: np.ndarray):
-    """Encode a column with missing cells (NaN): statistics from the observed cells only."""
-    seen = ~np.isnan(values)
-    y_seen, x_seen, stats = _encode(name, kind, values[seen], size[seen])
-    y = np.full(values.shape, float(y_seen.mean()))
-    x = np.zeros(values.shape)
-    y[seen], x[seen] = y_seen, x_seen
-    return y, x, stats
-
-
-def _conditional_mean_fill(x: np.ndarray, observed: np.ndarray, iterations: int = 20):
-    """Fill the missing cells of ``x`` with their conditional means given the row's observed
-    cells, under a multivariate normal fitted to the incomplete table by EM.
-
-    Filling a missing parent with its column mean would leave its children's rows unexplained
-    and so look like a separate population; the conditional mean keeps the row's own
-    information (the imputation is single, so it understates the uncertainty of the filled
-    value).
-    """
-    if observed.all():
-        return x
-    filled = np.where(observed, x, 0.0)
-    patterns, inverse = np.unique(~observed, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    mean, cov = filled.mean(0), np.cov(filled, rowvar=False, bias=True)
-    for _ in range(iterations):
-        correction = np.zeros_like(cov)
-        for p, miss in enumerate(patterns):
-            if not miss.any():
-                continue
-            rows, obs = inverse == p, ~miss
-            gain = np.zeros((int(obs.sum()), int(miss.sum())))
-            if obs.any():
-                gain = np.linalg.lstsq(cov[np.ix_(obs, obs)], cov[np.ix_(obs, miss)], rcond=None)[0]
-            centred = filled[np.ix_(rows, obs)] - mean[obs]
-            filled[np.ix_(rows, miss)] = mean[miss] + centred @ gain
-            # EM: the filled cells' conditional covariance joins the sufficient statistics
-            conditional = cov[np.ix_(miss, miss)] - cov[np.ix_(miss, obs)] @ gain
-            correction[np.ix_(miss, miss)] += rows.sum() * conditional
-        mean = filled.mean(0)
-        cov = np.cov(filled, rowvar=False, bias=True) + correction / len(x)
-    return filled
-
-
-def _check_shape(df: pd.DataFrame, min_rows: int) -> None:
-    """Raise on an empty table, a single column or too few rows."""
-    n, d = df.shape
-    if n == 0 or d == 0:
-        raise DataError(f"data is empty ({_plural(n, 'row')}, {_plural(d, 'column')})")
-    if d < 2:
-        raise DataError(
-            f"data has a single column {df.columns[0]!r}; at least 2 variables are needed"
-        )
-    if n < min_rows:
-        raise DataError(f"data has {_plural(n, 'row')} but at least {min_rows} are needed")
-
-
-def _size_factors(
-    df: pd.DataFrame, values: dict[str, np.ndarray], kinds: dict[str, str], source: str | None
-) -> np.ndarray:
-    """Size factor of every row (geometric mean 1): ``source`` is a column, ``"total"``, or
-    ``None``/``"none"`` (all ones)."""
-    if source in (None, "none"):
-        return np.ones(len(df))
-    counts = [name for name, kind in kinds.items() if kind == "count"]
-    if not counts:
-        raise DataError(f"size factors {source!r} were asked for, but no column is a count")
-    if source == "total":
-        raw = np.nansum(np.stack([values[c] for c in counts], axis=1), axis=1)
-        empty = raw <= 0
-        if empty.any():
-            raise DataError(
-                f"row {_fmt_row(df.index[int(np.argmax(empty))])} has no counts in any count "
-                f"column ({_plural(int(empty.sum()), 'row')} in all), so its size factor "
-                "(total count) is zero; drop such rows or give a size-factor column"
-            )
-    else:
-        raw = _size_factor_column(df, source)
-    log_raw = np.log(raw)
-    return np.exp(log_raw - log_raw.mean())
-
-
-def _size_factor_column(df: pd.DataFrame, name: str) -> np.ndarray:
-    """The values of a size-factor column, which must be finite and positive."""
-    if name not in df.columns:
-        raise DataError(
-            f"size-factor column {name!r} is not in the data; give a column name, 'total' "
-            "(from the counts) or 'none'"
-        )
-    values = column_values(name, df[name])
-    bad = values <= 0
-    if bad.any():
-        pos = int(np.argmax(bad))
-        raise DataError(
-            f"size-factor column {name!r} has {_plural(int(bad.sum()), 'value')} <= 0 "
-            f"(first: {_fmt_value(values[pos])} in row {_fmt_row(df.index[pos])}); size "
-            "factors must be positive"
-        )
-    return values
 
 
 def prepare(
@@ -436,21 +363,26 @@ def prepare(
        rows;
     3. ``types``: every key a column, every value in
        :data:`~bayes_hcl.columns.DECLARABLE_TYPES` (a count likelihood declares a count);
-    4. per column: numeric (text, even numbers written as text, is rejected), no infinite
-       values, at least one observed value, and no missing cell unless
-       ``missing="mask"``;
-    5. per column: not constant;
+    4. per column: all numbers, or all text or a pandas ``category`` (categorical or
+       ordinal; text declared with a numeric type, or numbers mixed with text, is
+       rejected), no infinite values, at least one observed value, and no missing cell
+       unless ``missing="mask"``;
+    5. per column: not constant; a categorical or ordinal column has at least 2 levels,
+       every level observed, and (categorical) at most 50 levels and 5 observed rows per
+       level on average;
     6. per column: values compatible with a declared type (binary: in {0, 1}; count:
        non-negative integers);
     7. size factors: positive (a column) or a positive total count in every row;
     8. per column: z-scoring is numerically sound.
 
-    Undeclared types are inferred as described in :func:`~bayes_hcl.columns.infer_types`.
+    Undeclared types are inferred as described in
+    :func:`~bayes_hcl.variable_types.infer_types`.
 
     Parameters
     ----------
     data : pandas.DataFrame, numpy.ndarray, str or os.PathLike
-        An ``n x d`` table of numbers, or the path of a CSV file holding one.
+        An ``n x d`` table (numbers, text or pandas categories), or the path of a CSV file
+        holding one.
     types : mapping of str to str, optional
         Explicit types for some or all columns, overriding inference (case-insensitive).
     min_rows : int, default 10
@@ -483,15 +415,9 @@ def prepare(
     _check_shape(df, int(min_rows))
     columns = list(df.columns)
     declared = _check_types_arg(types, columns)
-    values = {name: column_values(name, df[name], missing) for name in columns}
+    values, levels, chosen = {}, {}, {}
     for name in columns:
-        _check_not_constant(name, values[name])
-    chosen = {
-        name: split_declared(
-            declared.get(name) or _infer_one(values[name], pd.api.types.is_bool_dtype(df[name]))[0]
-        )
-        for name in columns
-    }
+        values[name], levels[name], chosen[name] = _column(name, df[name], declared, missing)
     kinds = {name: kind for name, (kind, _) in chosen.items()}
     for name in columns:
         _check_declared(name, kinds[name], values[name], df.index)
@@ -499,7 +425,11 @@ def prepare(
     encoded = [_encode_column(name, kinds[name], values[name], size) for name in columns]
     stats = np.array([e[2] for e in encoded], dtype=np.float64).reshape(len(columns), 3)
     observed = np.stack([~np.isnan(values[name]) for name in columns], axis=1)
-    x = _conditional_mean_fill(np.stack([e[1] for e in encoded], axis=1), observed)
+    x = np.stack([e[1] for e in encoded], axis=1)
+    if "categorical" in kinds.values():
+        design, x = _design(x, observed, [kinds[c] for c in columns], [levels[c] for c in columns])
+    else:
+        design, x = None, _conditional_mean_fill(x, observed)
     return PreparedData(
         columns=tuple(columns),
         types=tuple(kinds[name] for name in columns),
@@ -512,4 +442,6 @@ def prepare(
         observed=observed,
         log_size_factor=np.log(size),
         count_likelihoods=tuple(chosen[name][1] for name in columns),
+        levels=tuple(levels[name] for name in columns),
+        design=design,
     )

@@ -29,18 +29,25 @@ __all__ = [
 NOISE_SITES = ("noise_logits", "noise_locs", "noise_log_scales")
 
 
-def latent_sites(config: ModelConfig, d: int) -> dict[str, tuple[tuple[int, ...], object]]:
-    """Shape and support of every latent site of :func:`bayes_hcl.model.hcl_model`."""
+def latent_sites(
+    config: ModelConfig, d: int, width: int | None = None
+) -> dict[str, tuple[tuple[int, ...], object]]:
+    """Shape and support of every latent site of :func:`bayes_hcl.model.hcl_model`.
+
+    ``d`` is the number of variables and ``width`` that of model columns (more than ``d``
+    when a categorical variable has a column per non-reference level; default ``d``).
+    """
     k = config.max_clusters
+    w = d if width is None else width
     sites = {
         "phi": ((d,), constraints.real),
         "rho": ((d, d), constraints.unit_interval),
-        "mu": ((d, d), constraints.real),
-        "W": ((k, d, d), constraints.real),
-        "b_base": ((d,), constraints.real),
-        "b_shift": ((k, d), constraints.real),
-        "log_sigma_base": ((d,), constraints.real),
-        "log_sigma_shift": ((k, d), constraints.real),
+        "mu": ((w, w), constraints.real),
+        "W": ((k, w, w), constraints.real),
+        "b_base": ((w,), constraints.real),
+        "b_shift": ((k, w), constraints.real),
+        "log_sigma_base": ((w,), constraints.real),
+        "log_sigma_shift": ((k, w), constraints.real),
     }
     if k > 1:
         sites = {
@@ -49,7 +56,7 @@ def latent_sites(config: ModelConfig, d: int) -> dict[str, tuple[tuple[int, ...]
         } | sites
     m = config.noise_components
     if m > 1:
-        sites |= {name: ((d, m), constraints.real) for name in NOISE_SITES}
+        sites |= {name: ((w, m), constraints.real) for name in NOISE_SITES}
     return sites
 
 
@@ -69,9 +76,22 @@ def initial_noise_locs(config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
     }
 
 
-def mean_field_guide(y, x, offset, observed, temperature, active=None, *, config: ModelConfig, **_):
-    """Independent Normal in the unconstrained space of each latent site."""
-    for name, (shape, support) in latent_sites(config, y.shape[1]).items():
+def mean_field_guide(
+    y,
+    x,
+    offset,
+    observed,
+    temperature,
+    active=None,
+    *,
+    config: ModelConfig,
+    nodes: int | None = None,
+    **_,
+):
+    """Independent Normal in the unconstrained space of each latent site (``nodes``: the
+    number of variables when the data's columns are model columns)."""
+    width = y.shape[1]
+    for name, (shape, support) in latent_sites(config, nodes or width, width).items():
         loc = numpyro.param(f"{name}_loc", jnp.zeros(shape))
         scale = numpyro.param(
             f"{name}_scale", jnp.full(shape, 0.1), constraint=constraints.positive
@@ -82,17 +102,21 @@ def mean_field_guide(y, x, offset, observed, temperature, active=None, *, config
         numpyro.sample(name, base)
 
 
-def guide_median(params: dict, config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
+def guide_median(
+    params: dict, config: ModelConfig, d: int, width: int | None = None
+) -> dict[str, jnp.ndarray]:
     """Constrained medians (the transformed locations) of every site."""
     return {
         name: biject_to(support)(params[f"{name}_loc"])
-        for name, (_, support) in latent_sites(config, d).items()
+        for name, (_, support) in latent_sites(config, d, width).items()
     }
 
 
-def guide_sample(key, params: dict, config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
+def guide_sample(
+    key, params: dict, config: ModelConfig, d: int, width: int | None = None
+) -> dict[str, jnp.ndarray]:
     """One draw of every latent site from the guide."""
-    sites = latent_sites(config, d)
+    sites = latent_sites(config, d, width)
     keys = jax.random.split(key, len(sites))
     out = {}
     for k, (name, (shape, support)) in zip(keys, sites.items(), strict=True):
@@ -101,15 +125,19 @@ def guide_sample(key, params: dict, config: ModelConfig, d: int) -> dict[str, jn
     return out
 
 
-def initial_params(key, x, config: ModelConfig, order_scale: float) -> dict[str, jnp.ndarray]:
+def initial_params(
+    key, x, config: ModelConfig, order_scale: float, nodes: int | None = None
+) -> dict[str, jnp.ndarray]:
     """Guide parameters (constrained) at the start of one restart.
 
     Each restart gets its own random causal order (node potentials, with a wide guide scale so
     early steps see many orders) and its own cluster centres (intercepts at randomly chosen
     rows, k-means++ style without the weighting); mixture weights start equal so every cluster
-    can claim data; edges start absent (in the spike).
+    can claim data; edges start absent (in the spike). ``x`` has one column per model column;
+    ``nodes`` is the number of variables (default: one per column).
     """
-    n, d = x.shape
+    n, width = x.shape
+    d = nodes or width
     k = config.max_clusters
     k_phi, k_rows, k_w = jax.random.split(key, 3)
     rows = jax.random.choice(k_rows, n, shape=(k,), replace=k > n)
@@ -117,13 +145,13 @@ def initial_params(key, x, config: ModelConfig, order_scale: float) -> dict[str,
     locs = {
         "phi": jax.random.normal(k_phi, (d,)),
         "rho": jnp.full((d, d), jnp.log(mean / (1.0 - mean))),
-        "mu": jnp.zeros((d, d)),
-        "W": 0.01 * jax.random.normal(k_w, (k, d, d)),
-        "b_base": jnp.zeros(d),
-        "b_shift": x[rows] if k > 1 else jnp.zeros((1, d)),
-        "log_sigma_base": jnp.full(d, jnp.log(0.5)),
-        "log_sigma_shift": jnp.zeros((k, d)),
-        **initial_noise_locs(config, d),
+        "mu": jnp.zeros((width, width)),
+        "W": 0.01 * jax.random.normal(k_w, (k, width, width)),
+        "b_base": jnp.zeros(width),
+        "b_shift": x[rows] if k > 1 else jnp.zeros((1, width)),
+        "log_sigma_base": jnp.full(width, jnp.log(0.5)),
+        "log_sigma_shift": jnp.zeros((k, width)),
+        **initial_noise_locs(config, width),
     }
     if k > 1:
         # v_k = 1 / (K - k) gives equal weights 1 / K; its logit is -log(K - k - 1)
@@ -131,7 +159,7 @@ def initial_params(key, x, config: ModelConfig, order_scale: float) -> dict[str,
         locs["alpha"] = jnp.zeros(())
         locs["v"] = -jnp.log(remaining - 1.0)
     params = {f"{name}_loc": value for name, value in locs.items()}
-    for name, (shape, _) in latent_sites(config, d).items():
+    for name, (shape, _) in latent_sites(config, d, width).items():
         params[f"{name}_scale"] = jnp.full(shape, 0.1)
     params["phi_scale"] = jnp.full((d,), order_scale)
     return params

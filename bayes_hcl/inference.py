@@ -148,15 +148,23 @@ def _prune(summary: dict, active, fractions: np.ndarray):
 def _warm_restarts(prog, states, summary, active, data, step: int, key, args, seed: int):
     """Re-start every restart at the order found by searching from its own memberships."""
     params = []
+    current = jax.vmap(prog.svi.get_params)(states)
+    sites = ("W", "mu", "b_base", "b_shift", "log_sigma_base", "log_sigma_shift")
     for r, membership in enumerate(summary["membership"]):
         start = list(np.argsort(summary["order"][r]))
+        own = {name: np.asarray(current[f"{name}_loc"][r]) for name in sites}
         p, _ = warm_start_params(
-            data, membership, np.asarray(active[r]), start, prog.config.model, seed=seed + r
+            data,
+            membership,
+            np.asarray(active[r]),
+            start,
+            prog.config.model,
+            seed=seed + r,
+            current=own,
         )
         params.append(p)
     stacked = jax.tree_util.tree_map(lambda *a: jnp.asarray(np.stack(a)), *params)
     # the noise law is learnt from residuals, not from the order: keep what SVI has found
-    current = jax.vmap(prog.svi.get_params)(states)
     for name in NOISE_SITES:
         for part in ("loc", "scale"):
             if f"{name}_{part}" in current:
@@ -242,8 +250,8 @@ def fit_svi(
     start = time.perf_counter()
     enable_compilation_cache()
     args = data_args(data)
-    codes = data.type_codes(config.model.count_likelihood)
-    prog = programs(config, tuple(int(t) for t in codes), data.n)
+    column_types, node_of = data.model_layout(config.model.count_likelihood)
+    prog = programs(config, column_types, data.n, node_of)
     compile_start = prog.compile_s
     rng_key = jax.random.PRNGKey(seed)
     k_init, k_draws, k_search = jax.random.split(rng_key, 3)

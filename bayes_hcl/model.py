@@ -12,24 +12,44 @@ causal order shared by all clusters).
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
-from jax.scipy.special import gammaln, logsumexp
-from numpyro.distributions import constraints
+from jax.scipy.special import logsumexp
 
 from .config import ModelConfig
+from .likelihoods import (
+    BINARY,
+    CATEGORICAL,
+    CONTINUOUS,
+    COUNT,
+    NEGBIN,
+    NODE_LOGLIK,
+    categorical_loglik,
+    gaussian_mixture_loglik,
+    laplace_loglik,
+    noise_mixture,
+)
+from .order_masks import (
+    cyclic_jacobian,
+    hard_order_mask,
+    log_abs_det_unit,
+    mixed_order_mask,
+    order_mask,
+    straight_through_mask,
+)
+from .priors import GroupSpikeAndSlab, SpikeAndSlab, stick_breaking_log_weights
 
 __all__ = [
     "BINARY",
+    "CATEGORICAL",
     "CONTINUOUS",
     "COUNT",
     "NEGBIN",
     "N_DATA_ARGS",
+    "GroupSpikeAndSlab",
     "SpikeAndSlab",
     "component_loglik",
     "draw_quantities",
@@ -38,6 +58,7 @@ __all__ = [
     "log_abs_det_unit",
     "masked_log_weights",
     "mixed_order_mask",
+    "node_types",
     "noise_mixture",
     "order_mask",
     "ordered_model",
@@ -45,239 +66,33 @@ __all__ = [
     "straight_through_mask",
 ]
 
-CONTINUOUS, BINARY, COUNT, NEGBIN = 0, 1, 2, 3
 #: Data arrays every form of the model takes first: ``y, x, offset, observed``.
 N_DATA_ARGS = 4
-_HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
-_SQRT2 = float(np.sqrt(2.0))
 
 
-class SpikeAndSlab(dist.Distribution):
-    """Two-component Gaussian mixture with the inclusion indicator marginalised.
-
-    ``W ~ (1 - inclusion) Normal(0, spike_scale) + inclusion Normal(slab_loc, slab_scale)``.
-    """
-
-    arg_constraints = {
-        "inclusion": constraints.unit_interval,
-        "slab_loc": constraints.real,
-        "spike_scale": constraints.positive,
-        "slab_scale": constraints.positive,
-    }
-    support = constraints.real
-    reparametrized_params = ["slab_loc"]
-
-    def __init__(self, inclusion, slab_loc, spike_scale, slab_scale, *, validate_args=None):
-        self.inclusion, self.slab_loc, self.spike_scale, self.slab_scale = (
-            jnp.asarray(inclusion),
-            jnp.asarray(slab_loc),
-            jnp.asarray(spike_scale),
-            jnp.asarray(slab_scale),
-        )
-        batch_shape = jax.lax.broadcast_shapes(
-            jnp.shape(inclusion), jnp.shape(slab_loc), jnp.shape(spike_scale), jnp.shape(slab_scale)
-        )
-        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
-
-    def sample(self, key, sample_shape=()):
-        """Draw the indicator, then the weight from the chosen component."""
-        shape = sample_shape + self.batch_shape
-        k_ind, k_val = jax.random.split(key)
-        included = jax.random.uniform(k_ind, shape) < self.inclusion
-        eps = jax.random.normal(k_val, shape)
-        return jnp.where(included, self.slab_loc + self.slab_scale * eps, self.spike_scale * eps)
-
-    def _component_log_probs(self, value):
-        spike = dist.Normal(0.0, self.spike_scale).log_prob(value) + jnp.log1p(-self.inclusion)
-        slab = dist.Normal(self.slab_loc, self.slab_scale).log_prob(value) + jnp.log(self.inclusion)
-        return spike, slab
-
-    def log_prob(self, value):
-        """Log density of the marginal (indicator summed out)."""
-        spike, slab = self._component_log_probs(value)
-        return jnp.logaddexp(spike, slab)
-
-    def responsibility(self, value):
-        """Posterior probability that ``value`` came from the slab (the edge is present)."""
-        spike, slab = self._component_log_probs(value)
-        return jax.nn.sigmoid(slab - spike)
+def node_types(types: tuple[int, ...], node_of: tuple[int, ...] | None) -> tuple[int, ...]:
+    """Type code of every variable from those of the model columns (a categorical
+    variable's columns all have code ``CATEGORICAL``)."""
+    if node_of is None:
+        return tuple(types)
+    first = np.unique(np.asarray(node_of), return_index=True)[1]
+    return tuple(int(types[a]) for a in first)
 
 
-def stick_breaking_log_weights(v: jnp.ndarray) -> jnp.ndarray:
-    """Log mixture weights ``log pi`` (length ``len(v) + 1``) from stick fractions ``v``."""
-    log_v = jnp.log(v)
-    log_rest = jnp.cumsum(jnp.log1p(-v))
-    return jnp.concatenate([log_v, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), log_rest])
+def expand_to_columns(a, node_of: tuple[int, ...] | None):
+    """Broadcast a per-variable ``(..., d, d)`` array to the model columns ``(..., D, D)``."""
+    if node_of is None:
+        return a
+    idx = np.asarray(node_of)
+    return a[..., idx, :][..., :, idx]
 
 
-def order_mask(phi: jnp.ndarray, temperature) -> jnp.ndarray:
-    """Soft mask ``sigmoid((phi_j - phi_i) / temperature)`` with a zero diagonal."""
-    d = phi.shape[-1]
-    soft = jax.nn.sigmoid((phi[None, :] - phi[:, None]) / temperature)
-    return soft * (1.0 - jnp.eye(d))
-
-
-def straight_through_mask(phi: jnp.ndarray, temperature) -> jnp.ndarray:
-    """Hard order mask in the forward pass, soft-mask gradient in the backward pass.
-
-    The likelihood is then always that of a DAG (no cyclic double counting of a pair whose
-    potentials are close), while the node potentials still receive a gradient through the
-    soft surrogate ``sigmoid((phi_j - phi_i) / temperature)``.
-    """
-    soft = order_mask(phi, temperature)
-    return hard_order_mask(phi) + soft - jax.lax.stop_gradient(soft)
-
-
-def mixed_order_mask(phi: jnp.ndarray, temperature, types: tuple[int, ...]) -> jnp.ndarray:
-    """Soft mask between continuous nodes, straight-through hard mask on every other edge.
-
-    Between continuous nodes a soft mask keeps the likelihood proper through the cyclic-SEM
-    Jacobian (see :func:`component_loglik`). A binary or count node has no such Jacobian: with
-    a soft mask, ``X -> Y`` and ``Y -> X`` would both carry weight and the product of
-    conditionals would be a pseudo-likelihood that rewards the 2-cycle, so a fit prefers
-    near-ties in the order and partitions that exploit them. Edges into or out of such a node
-    therefore follow the hard order, with the soft mask's gradient for the node potentials.
-    """
-    discrete = np.asarray(types) != CONTINUOUS
-    if not discrete.any():
-        return order_mask(phi, temperature)
-    touches = jnp.asarray(discrete[:, None] | discrete[None, :])
-    soft = order_mask(phi, temperature)
-    return jnp.where(touches, straight_through_mask(phi, temperature), soft)
-
-
-def hard_order_mask(phi: jnp.ndarray) -> jnp.ndarray:
-    """``mask[i, j] = 1`` iff ``phi[i] < phi[j]``: an edge ``i -> j`` respects the order."""
-    return (phi[:, None] < phi[None, :]).astype(phi.dtype)
-
-
-def _gaussian(y, eta, noise_scales):
-    z = (y - eta) / noise_scales
-    return -0.5 * z**2 - jnp.log(noise_scales) - _HALF_LOG_2PI
-
-
-def noise_mixture(logits, locs, log_scales):
-    """Per-node noise law as a Gaussian mixture rescaled to zero mean and unit variance.
-
-    Parameters
-    ----------
-    logits, locs, log_scales : array ``(d, M)``
-        Unconstrained mixture weights, component locations and log scales.
-
-    Returns
-    -------
-    tuple of array ``(d, M)``
-        Log weights, locations and scales of the standardised mixture. The node's noise is
-        ``sigma_kj`` times a draw from it, so ``sigma_kj`` stays the noise sd and the
-        intercept its mean whatever the shape.
-    """
-    log_w = jax.nn.log_softmax(logits, axis=-1)
-    w = jnp.exp(log_w)
-    centred = locs - (w * locs).sum(-1, keepdims=True)
-    scales = jnp.exp(log_scales)
-    sd = jnp.sqrt((w * (scales**2 + centred**2)).sum(-1, keepdims=True))
-    return log_w, centred / sd, scales / sd
-
-
-def _gaussian_mixture(y, eta, noise_scales, shape):
-    log_w, locs, scales = shape
-    z = (y - eta) / noise_scales
-    # one array per component and an explicit log-sum-exp: XLA's CPU backend is several
-    # times slower reducing over a short trailing axis of an (n, K, d, M) array
-    terms = [
-        log_w[:, m] - jnp.log(scales[:, m]) - 0.5 * ((z - locs[:, m]) / scales[:, m]) ** 2
-        for m in range(log_w.shape[-1])
-    ]
-    top = jax.lax.stop_gradient(functools.reduce(jnp.maximum, terms))
-    total = functools.reduce(jnp.add, [jnp.exp(t - top) for t in terms])
-    return jnp.log(total) + top - jnp.log(noise_scales) - _HALF_LOG_2PI
-
-
-def _laplace(y, eta, noise_scales):
-    # sd sigma: Laplace scale sigma / sqrt(2), so sigma_kj means the same in every family
-    scale = noise_scales / _SQRT2
-    return -jnp.abs(y - eta) / scale - jnp.log(2.0 * scale)
-
-
-def _bernoulli(y, eta, _):
-    return y * eta - jax.nn.softplus(eta)
-
-
-def _poisson(y, eta, _):
-    eta = jnp.clip(eta, -30.0, 30.0)
-    return y * eta - jnp.exp(eta) - gammaln(y + 1.0)
-
-
-def _negative_binomial(y, eta, noise_scales):
-    # NB2 with mean exp(eta) and variance mu + sigma^2 mu^2: the node's noise scale sigma is
-    # the square root of its overdispersion (r = 1 / sigma^2), so a cluster's noise shift is
-    # a shift of its overdispersion and sigma -> 0 is the Poisson
-    eta = jnp.clip(eta, -30.0, 30.0)
-    log_r = -2.0 * jnp.log(noise_scales)
-    r = jnp.exp(log_r)
-    log_total = jnp.logaddexp(log_r, eta)
-    return (
-        gammaln(y + r)
-        - gammaln(r)
-        - gammaln(y + 1.0)
-        + r * (log_r - log_total)
-        + y * (eta - log_total)
-    )
-
-
-_NODE_LOGLIK = {
-    CONTINUOUS: _gaussian,
-    BINARY: _bernoulli,
-    COUNT: _poisson,
-    NEGBIN: _negative_binomial,
-}
-
-
-def log_abs_det_unit(a, order):
-    """``log |det a|`` by Gaussian elimination in ``order``, written in plain JAX.
-
-    ``a`` ``(..., m, m)`` is ``I - W`` for a soft-masked ``W``: close to triangular once rows
-    and columns are put in the causal ``order`` (a similarity permutation, which leaves the
-    determinant unchanged), so elimination without pivoting meets pivots near one.
-
-    Why not ``jnp.linalg.slogdet``: on the CPU, jaxlib 0.10's batched LAPACK kernels hand
-    their batch to XLA's intra-op thread pool and block until it is done; when the program
-    runs as many independent LU calls at once as the pool has threads (two on a 2-core
-    machine), every thread waits for work queued behind it and the fit hangs forever.
-    """
-    a = a[..., order, :][..., :, order]
-    m = a.shape[-1]
-    rows = jnp.arange(m)
-
-    def eliminate(i, carry):
-        a, total = carry
-        row = jax.lax.dynamic_index_in_dim(a, i, axis=-2, keepdims=True)
-        pivot = jax.lax.dynamic_index_in_dim(row, i, axis=-1, keepdims=False)[..., 0]
-        # a vanishing pivot means a singular I - W (a cycle of gain one): its log density
-        # is -inf; the floor keeps the value and its gradient finite
-        pivot = jnp.where(jnp.abs(pivot) < 1e-6, 1e-6, pivot)
-        column = jax.lax.dynamic_index_in_dim(a, i, axis=-1, keepdims=False)
-        factor = jnp.where(rows > i, column / pivot[..., None], 0.0)
-        return a - factor[..., :, None] * row, total + jnp.log(jnp.abs(pivot))
-
-    total = jnp.zeros(a.shape[:-2], a.dtype)
-    return jax.lax.fori_loop(0, m, eliminate, (a, total))[1]
-
-
-def _cyclic_jacobian(weights, continuous: np.ndarray, phi):
-    """``log |det(I - W_cc)|`` per cluster over the continuous block ``(K,)``.
-
-    A soft order mask lets both ``i -> j`` and ``j -> i`` carry weight. Without this term the
-    product of conditionals is a pseudo-likelihood that rewards such 2-cycles (each node is
-    "explained" by the other). With it, the continuous block is the proper density of the
-    linear SEM ``x = W^T x + e`` for any ``W``; for a DAG the term is exactly zero, so hard-order
-    readouts skip it (``phi=None``).
-    """
-    if continuous.size < 2 or phi is None:
-        return jnp.zeros(weights.shape[0])
-    block = weights[:, continuous][:, :, continuous]
-    order = jnp.argsort(phi[continuous])
-    return log_abs_det_unit(jnp.eye(continuous.size) - block, order)
+def _categorical_blocks(codes: np.ndarray, node_of: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of every categorical variable's columns (contiguous by
+    construction: a variable's columns are adjacent)."""
+    columns = np.flatnonzero(codes == CATEGORICAL)
+    blocks = [columns[node_of[columns] == v] for v in np.unique(node_of[columns])]
+    return [(int(b[0]), int(b[-1]) + 1) for b in blocks]
 
 
 def component_loglik(
@@ -292,6 +107,7 @@ def component_loglik(
     noise_shape=None,
     noise_family="gaussian",
     observed=None,
+    node_of=None,
 ):
     """Per-observation, per-cluster log density ``(n, K)`` summed over observed nodes.
 
@@ -314,26 +130,40 @@ def component_loglik(
         ``log |det(I - W)|`` of the continuous block. Leave out for hard-masked (DAG) weights,
         where the term is exactly zero.
     noise_shape : tuple of array ``(d, M)``, optional
-        Standardised noise mixture of every node (:func:`noise_mixture`); continuous nodes
-        then have Gaussian-mixture noise instead of Gaussian noise.
+        Standardised noise mixture of every node
+        (:func:`~bayes_hcl.likelihoods.noise_mixture`); continuous nodes then have
+        Gaussian-mixture noise instead of Gaussian noise.
     noise_family : {"gaussian", "laplace"}
         Noise law of continuous nodes without a mixture; ``noise_scales`` is its sd either way.
     observed : array ``(n, d)``, optional
         1 where a cell is observed, 0 where it is missing (its term is left out).
+    node_of : tuple of int, optional
+        Static variable of every column when the columns are model columns rather than
+        variables: a categorical variable has one ``CATEGORICAL`` (code 4) column per
+        non-reference level, scored jointly by :func:`~bayes_hcl.likelihoods.categorical_loglik`;
+        ``phi`` is then per variable.
     """
     base = offset[:, None, :] if jnp.ndim(offset) == 2 else offset
     eta = base + intercepts[None] + jnp.einsum("np,kpj->nkj", x, weights)
     codes = np.asarray(types)
-    total = _cyclic_jacobian(weights, np.flatnonzero(codes == CONTINUOUS), phi)[None]
-    for code, node_loglik in _NODE_LOGLIK.items():
+    if node_of is not None and phi is not None:
+        phi = phi[np.asarray(node_of)]
+    total = cyclic_jacobian(weights, np.flatnonzero(codes == CONTINUOUS), phi)[None]
+    if node_of is not None:
+        # static slices, one per categorical variable: a gather of padded blocks and its
+        # scatter-add gradient cost a third of the SVI step rate on the CPU
+        for start, stop in _categorical_blocks(codes, np.asarray(node_of)):
+            ll = categorical_loglik(y[:, None, start:stop], eta[..., start:stop])
+            total = total + (ll if observed is None else ll * observed[:, None, start])
+    for code, node_loglik in NODE_LOGLIK.items():
         idx = np.flatnonzero(codes == code)
         if not idx.size:
             continue
         args = (y[:, None, idx], eta[..., idx], noise_scales[None, :, idx])
         if code == CONTINUOUS and noise_shape is not None:
-            ll = _gaussian_mixture(*args, tuple(a[idx] for a in noise_shape))
+            ll = gaussian_mixture_loglik(*args, tuple(a[idx] for a in noise_shape))
         elif code == CONTINUOUS and noise_family == "laplace":
-            ll = _laplace(*args)
+            ll = laplace_loglik(*args)
         else:
             ll = node_loglik(*args)
         if observed is not None:
@@ -424,6 +254,7 @@ def hcl_model(
     config: ModelConfig,
     straight_through: bool = False,
     subsample_size: int | None = None,
+    node_of: tuple[int, ...] | None = None,
 ):
     """DP mixture of linear SEMs sharing a causal order, with spike-and-slab edges.
 
@@ -447,18 +278,27 @@ def hcl_model(
         Hyperparameters (static).
     straight_through : bool
         Use the hard order in the likelihood for every edge, with the soft mask's gradient. By
-        default only edges that touch a binary or count node do so (:func:`mixed_order_mask`).
+        default only edges that touch a binary, count or categorical node do so
+        (:func:`~bayes_hcl.order_masks.mixed_order_mask`).
     subsample_size : int, optional
         Minibatch size of the observation plate.
+    node_of : tuple of int, optional
+        Variable of every model column when some variable is categorical (its one-hot block
+        of non-reference levels): the columns of ``y``, ``x``, ``offset``, ``observed`` and
+        ``types`` are then model columns, the order and the edge indicators are per variable,
+        and each block of weights shares one indicator (:class:`GroupSpikeAndSlab`).
     """
+    variable_types = node_types(types, node_of)
 
     def soft_order(d):
         phi = numpyro.sample("phi", dist.Normal(0.0, 1.0).expand([d]).to_event(1))
         if straight_through:
             return straight_through_mask(phi, temperature), None
-        return mixed_order_mask(phi, temperature, types), phi
+        return mixed_order_mask(phi, temperature, variable_types), phi
 
-    _linear_sem(y, x, offset, observed, active, soft_order, types, config, subsample_size)
+    _linear_sem(
+        y, x, offset, observed, active, soft_order, types, config, subsample_size, node_of=node_of
+    )
 
 
 def ordered_model(y, x, offset, observed, rank, *, types: tuple[int, ...], config: ModelConfig):
@@ -497,23 +337,30 @@ def _linear_sem(
     config: ModelConfig,
     subsample_size=None,
     masked_prior: bool = False,
+    node_of=None,
 ):
     """Sites and likelihood shared by both forms of the model; ``order_fn(d)`` gives the
     edge mask and, for a soft mask, the node potentials whose cyclic Jacobian it needs."""
-    n, d = y.shape
+    n, width = y.shape
+    d = width if node_of is None else max(node_of) + 1
     k = config.max_clusters
     log_pi = masked_log_weights(_cluster_log_weights(config), active)
     mask, phi = order_fn(d)
     a, b = _edge_prior(config, d)
     rho = numpyro.sample("rho", dist.Beta(a, b).expand([d, d]).to_event(2))
-    mu = numpyro.sample("mu", dist.Normal(0.0, config.mechanism_scale).expand([d, d]).to_event(2))
-    prior_w = SpikeAndSlab(rho, mu, config.spike_scale, config.slab_scale)
-    w = numpyro.sample("W", prior_w.expand([k, d, d]).to_event(3))
+    mu = numpyro.sample(
+        "mu", dist.Normal(0.0, config.mechanism_scale).expand([width, width]).to_event(2)
+    )
+    prior_w = _weight_prior(config, rho, mu, node_of)
+    if node_of is None:
+        w = numpyro.sample("W", prior_w.expand([k, d, d]).to_event(3))
+    else:
+        w = numpyro.sample("W", prior_w)
     if masked_prior:
         numpyro.factor("masked_W", _masked_weight_correction(w, prior_w, mask, config.spike_scale))
-    intercepts, noise = _cluster_shifts(config, k, d)
-    noise_shape = _noise_shape(config, d)
-    weights = w * mask
+    intercepts, noise = _cluster_shifts(config, k, width)
+    noise_shape = _noise_shape(config, width)
+    weights = w * expand_to_columns(mask, node_of)
     with numpyro.plate("obs", n, subsample_size=subsample_size) as idx:
         comp = component_loglik(
             y[idx],
@@ -527,12 +374,59 @@ def _linear_sem(
             noise_shape,
             config.noise_family,
             None if observed is None else observed[idx],
+            node_of,
         )
         numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
 
 
+def _weight_prior(config: ModelConfig, rho, mu, node_of):
+    """Edge-weight prior: per weight, or per block of a categorical variable's weights."""
+    if node_of is None:
+        return SpikeAndSlab(rho, mu, config.spike_scale, config.slab_scale)
+    return GroupSpikeAndSlab(
+        rho, mu, config.spike_scale, config.slab_scale, node_of, config.max_clusters
+    )
+
+
+def _per_variable(q: dict, node_of) -> dict:
+    """Column quantities of a draw reduced to one value per variable.
+
+    An edge weight between blocks is the root mean square of the block (a single weight
+    where both variables have one column); a categorical variable's intercept and noise
+    scale are those of its first non-reference level and its shift probabilities the
+    largest over its levels.
+    """
+    idx = np.asarray(node_of)
+    d = int(idx.max()) + 1
+    groups = jnp.asarray(np.eye(d)[idx])
+    first = np.unique(idx, return_index=True)[1]
+    size = np.bincount(idx)
+    block = jnp.asarray(np.outer(size, size), jnp.float32)
+    w = q["weights"]
+    total = jnp.einsum("kab,ai,bj->kij", w, groups, groups)
+    square = jnp.einsum("kab,ai,bj->kij", w**2, groups, groups)
+    out = dict(q)
+    out["weights"] = jnp.where(block == 1, total, jnp.sqrt(square / block))
+    for name in ("b", "sigma", "noise_shift"):
+        out[name] = q[name][:, first]
+    out["intercept_shift"] = jax.ops.segment_max(q["intercept_shift"].T, idx, d).T
+    for name in ("noise_weights", "noise_locs", "noise_scales"):
+        if name in q:
+            out[name] = q[name][first]
+    return out
+
+
 def draw_quantities(
-    latents, y, x, offset, observed, active=None, *, types: tuple[int, ...], config: ModelConfig
+    latents,
+    y,
+    x,
+    offset,
+    observed,
+    active=None,
+    *,
+    types: tuple[int, ...],
+    config: ModelConfig,
+    node_of: tuple[int, ...] | None = None,
 ):
     """Quantities of one posterior draw, read with the draw's hard causal order.
 
@@ -546,19 +440,35 @@ def draw_quantities(
         ``intercept_shift`` and ``noise_shift`` ``(K, d)`` (probability that the cluster
         shifts the variable's intercept / noise scale away from the universal value); with
         a noise mixture, ``noise_weights``, ``noise_locs`` and ``noise_scales`` ``(d, M)``
-        (the standardised noise law of every node, see :func:`noise_mixture`).
+        (the standardised noise law of every node, see
+        :func:`~bayes_hcl.likelihoods.noise_mixture`). With ``node_of`` (categorical
+        variables), every quantity is per variable: a block edge's weight is the root mean
+        square of its block, a categorical variable's ``b``, ``sigma`` and ``noise_shift``
+        those of its first non-reference level and its ``intercept_shift`` the largest over
+        its levels.
     """
     k = config.max_clusters
     log_pi = jnp.zeros(1) if k == 1 else stick_breaking_log_weights(latents["v"])
     log_pi = masked_log_weights(log_pi, active)
     hard = hard_order_mask(latents["phi"])
-    prior_w = SpikeAndSlab(latents["rho"], latents["mu"], config.spike_scale, config.slab_scale)
-    weights = latents["W"] * hard
+    prior_w = _weight_prior(config, latents["rho"], latents["mu"], node_of)
+    weights = latents["W"] * expand_to_columns(hard, node_of)
     intercepts = latents["b_base"] + latents["b_shift"]
     noise = jnp.exp(latents["log_sigma_base"] + latents["log_sigma_shift"])
     shape = _latent_noise_shape(latents, config)
     comp = component_loglik(
-        y, x, types, offset, weights, intercepts, noise, None, shape, config.noise_family, observed
+        y,
+        x,
+        types,
+        offset,
+        weights,
+        intercepts,
+        noise,
+        None,
+        shape,
+        config.noise_family,
+        observed,
+        node_of,
     )
     comp = comp + log_pi
     b_prior, s_prior = _shift_priors(config)
@@ -577,4 +487,4 @@ def draw_quantities(
     if shape is not None:
         log_w, locs, scales = shape
         out |= {"noise_weights": jnp.exp(log_w), "noise_locs": locs, "noise_scales": scales}
-    return out
+    return out if node_of is None else _per_variable(out, node_of)

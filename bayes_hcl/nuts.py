@@ -22,7 +22,7 @@ import numpy as np
 from numpyro.infer.util import potential_energy, unconstrain_fn
 
 from .config import Config
-from .data import PreparedData
+from .data import DataError, PreparedData
 from .inference import SVIFit, default_progress, fit_svi, relabel_draws
 from .model import draw_quantities, ordered_model
 from .order_moves import OrderedNUTS, cluster_moments
@@ -347,6 +347,12 @@ def fit_nuts(
     -------
     NUTSFit
     """
+    categorical = [c for c, t in zip(data.columns, data.types, strict=True) if t == "categorical"]
+    if categorical:
+        raise DataError(
+            f"method 'nuts' does not support categorical variables yet (column "
+            f"{categorical[0]!r}); fit by 'svi', or declare the column ordinal"
+        )
     start = time.perf_counter()
     enable_compilation_cache()
     svi = fit_svi(data, config, seed=seed, progress=progress)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .glm import GLMFit, fit_glm
-from .model import CONTINUOUS, COUNT
+from .model import CATEGORICAL, CONTINUOUS, COUNT
 
 __all__ = [
     "MAX_GLM_NODES",
@@ -118,10 +118,12 @@ class DiscreteNodes:
 def discrete_nodes(y, x, resp, types, log_size=None) -> DiscreteNodes | None:
     """The :class:`DiscreteNodes` of a search, or ``None`` (Gaussian scores of ``x`` for
     every node) when no node is discrete or more than :data:`MAX_GLM_NODES` are."""
-    n_discrete = sum(int(t) != CONTINUOUS for t in types)
+    # a categorical variable is searched through its score column, as a Gaussian node
+    types = tuple(CONTINUOUS if int(t) == CATEGORICAL else int(t) for t in types)
+    n_discrete = sum(t != CONTINUOUS for t in types)
     if n_discrete == 0 or n_discrete > MAX_GLM_NODES:
         return None
-    return DiscreteNodes(y, x, resp, tuple(int(t) for t in types), log_size)
+    return DiscreteNodes(y, x, resp, types, log_size)
 
 
 def _gauss_loglik(rss, count):

@@ -44,6 +44,10 @@ _DIMS = {
 }
 
 
+_COLUMN_SITES = ("mu", "W", "b_base", "log_sigma_base", "b_shift", "log_sigma_shift")
+_TERM_DIMS = {"node": "term", "parent": "parent_term"}
+
+
 def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
     """Per restart (SVI) or per chain (NUTS): trace, score, order, partition, inclusion."""
     summary_ = fit.restart_summary
@@ -103,6 +107,12 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
     attrs = {**attrs, "evidence": restart_evidence(getattr(fit, "svi", fit), data.n, prune)}
     if "noise_weights" in draws:
         coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
+    dims = dict(_DIMS)
+    if data.design is not None:
+        # latent sites are per model column: a categorical variable has one per level
+        coords["term"] = coords["parent_term"] = list(data.model_terms())
+        for name in _COLUMN_SITES:
+            dims[name] = [_TERM_DIMS.get(dim, dim) for dim in dims[name]]
     return arviz_io.from_arrays(
         posterior=posterior,
         log_likelihood={"obs_loglik": draws["log_lik"]},
@@ -110,7 +120,7 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
         observed_data={"y": data.y},
         constant_data={"x": data.x},
         coords=coords,
-        dims={**_DIMS, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
+        dims={**dims, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
         extra_groups={"restarts": _restarts_group(fit, coords)},
         attrs={k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()},
     )

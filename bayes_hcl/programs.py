@@ -84,18 +84,20 @@ class _OrderedTraceELBO(Trace_ELBO):
 
 
 def data_args(data: PreparedData) -> tuple[jnp.ndarray | None, ...]:
-    """The model's data arrays ``y, x, offset, observed`` as float32.
+    """The model's data arrays ``y, x, offset, observed`` as float32, one column per model
+    column (:meth:`~bayes_hcl.data.PreparedData.model_arrays`).
 
-    ``offset`` is per row ``(n, d)`` only when there are size factors, else ``(d,)``, and
+    ``offset`` is per row ``(n, D)`` only when there are size factors, else ``(D,)``, and
     ``observed`` is ``None`` when no cell is missing: the common case then pays for neither
-    (an ``(n, d)`` offset and a mask cost about 10 % of the SVI step rate).
+    (an ``(n, D)`` offset and a mask cost about 10 % of the SVI step rate).
     """
     sized = bool(np.any(data.log_size_factor != 0))
+    y, x, offset, observed = data.model_arrays(sized)
     return (
-        jnp.asarray(data.y, dtype=jnp.float32),
-        jnp.asarray(data.x, dtype=jnp.float32),
-        jnp.asarray(data.row_offset() if sized else data.offset, dtype=jnp.float32),
-        None if data.observed.all() else jnp.asarray(data.observed, dtype=jnp.float32),
+        jnp.asarray(y, dtype=jnp.float32),
+        jnp.asarray(x, dtype=jnp.float32),
+        jnp.asarray(offset, dtype=jnp.float32),
+        None if observed.all() else jnp.asarray(observed, dtype=jnp.float32),
     )
 
 
@@ -121,10 +123,18 @@ class Programs:
     run the already compiled programs.
     """
 
-    def __init__(self, config: Config, types: tuple[int, ...], n: int):
-        self.config, self.types, self.n, self.d = config, types, n, len(types)
-        self.model = functools.partial(hcl_model, types=types, config=config.model)
-        guide = functools.partial(mean_field_guide, config=config.model)
+    def __init__(
+        self,
+        config: Config,
+        types: tuple[int, ...],
+        n: int,
+        node_of: tuple[int, ...] | None = None,
+    ):
+        self.config, self.types, self.n, self.node_of = config, types, n, node_of
+        self.width = len(types)
+        self.d = self.width if node_of is None else max(node_of) + 1
+        self.model = functools.partial(hcl_model, types=types, config=config.model, node_of=node_of)
+        guide = functools.partial(mean_field_guide, config=config.model, nodes=self.d)
         lr, self.temperature = _schedules(config.svi, config.model)
         self.svi = SVI(
             self.model, guide, ClippedAdam(step_size=lr, clip_norm=10.0), _OrderedTraceELBO()
@@ -208,7 +218,9 @@ class Programs:
 
         def one(key):
             k_init, k_params = jax.random.split(key)
-            init = initial_params(k_params, x, self.config.model, self.config.svi.order_init_scale)
+            init = initial_params(
+                k_params, x, self.config.model, self.config.svi.order_init_scale, self.d
+            )
             active = jnp.ones(self.config.model.max_clusters)
             return self.svi.init(k_init, *args, self.temperature(0.0), active, init_params=init)
 
@@ -234,7 +246,14 @@ class Programs:
         return jax.vmap(one)(states, active)
 
     def _quantities(self, latents, args, active):
-        return draw_quantities(latents, *args, active, types=self.types, config=self.config.model)
+        return draw_quantities(
+            latents,
+            *args,
+            active,
+            types=self.types,
+            config=self.config.model,
+            node_of=self.node_of,
+        )
 
     def _laplace_elbo(self, params, active, args):
         """Deterministic ELBO of a restart: log joint at the guide's centre plus its entropy.
@@ -244,7 +263,7 @@ class Programs:
         The single-particle ELBO estimates are far too noisy to rank restarts: a few draws
         that flip the order of two connected nodes cost hundreds of nats.
         """
-        sites = latent_sites(self.config.model, self.d)
+        sites = latent_sites(self.config.model, self.d, self.width)
         centre = {name: params[f"{name}_loc"] for name in sites}
         final = self.temperature(jnp.float32(self.config.svi.num_steps))
         log_joint = -potential_energy(self.model, (*args, final, active), {}, centre)
@@ -255,7 +274,7 @@ class Programs:
         params = jax.vmap(self.svi.get_params)(states)
 
         def at_median(p, mask):
-            median = guide_median(p, self.config.model, self.d)
+            median = guide_median(p, self.config.model, self.d, self.width)
             q = self._quantities(median, args, mask)
             return {
                 "score": self._laplace_elbo(p, mask, args),
@@ -272,7 +291,7 @@ class Programs:
 
         def one_draw(r, k):
             p = jax.tree_util.tree_map(lambda a: a[r], params)
-            latents = guide_sample(k, p, self.config.model, self.d)
+            latents = guide_sample(k, p, self.config.model, self.d, self.width)
             return {**latents, **self._quantities(latents, args, active[r])}
 
         keys = jax.random.split(key, restarts.shape[0])
@@ -280,6 +299,9 @@ class Programs:
 
 
 @functools.lru_cache(maxsize=16)
-def programs(config: Config, types: tuple[int, ...], n: int) -> Programs:
-    """The (cached) programs of one configuration, type pattern and number of rows."""
-    return Programs(config, types, n)
+def programs(
+    config: Config, types: tuple[int, ...], n: int, node_of: tuple[int, ...] | None = None
+) -> Programs:
+    """The (cached) programs of one configuration, column types, number of rows and (with
+    categorical variables) column-to-variable map."""
+    return Programs(config, types, n, node_of)

@@ -65,25 +65,47 @@ def _section(key: str, title: str, body: str) -> str:
 
 
 def _data_table(result) -> pd.DataFrame:
-    """Per variable: type, mean, sd, range, and the mean within each cluster (data units)."""
+    """Per variable: type, mean, sd, range, and the mean within each cluster (data units);
+    a categorical variable shows its level shares and each cluster's most frequent level."""
     meta = result.meta["data"]
     y = result.idata.observed_data["y"].values.astype(float)
-    continuous = np.asarray(result.types) == "continuous"
-    values = np.where(continuous, y * np.asarray(meta["scale"]) + np.asarray(meta["center"]), y)
+    scaled = np.isin(np.asarray(result.types), ("continuous", "ordinal"))
+    values = np.where(scaled, y * np.asarray(meta["scale"]) + np.asarray(meta["center"]), y)
+    levels = meta.get("levels", {})
+    categorical = np.array([t == "categorical" for t in result.types])
+    numeric = np.where(categorical, np.nan, values)
     table = pd.DataFrame(
         {
             "variable": result.columns,
             "type": result.types,
-            "mean": values.mean(0),
-            "sd": values.std(0),
-            "min": values.min(0),
-            "max": values.max(0),
+            "mean": numeric.mean(0),
+            "sd": numeric.std(0),
+            "min": numeric.min(0),
+            "max": numeric.max(0),
         }
     )
     labels = result.clusters()
     for k in result.occupied_clusters():
-        table[f"mean in cluster {k}"] = values[labels == k].mean(0)
+        table[f"mean in cluster {k}"] = numeric[labels == k].mean(0)
+    if categorical.any():
+        table["levels"] = [
+            _level_shares(values[:, j], levels[c]) if categorical[j] else ""
+            for j, c in enumerate(result.columns)
+        ]
+        for k in result.occupied_clusters():
+            table[f"mean in cluster {k}"] = table[f"mean in cluster {k}"].astype(object)
+            for j in np.flatnonzero(categorical):
+                codes = values[labels == k, j].astype(int)
+                top = np.bincount(codes, minlength=len(levels[result.columns[j]])).argmax()
+                share = float((codes == top).mean())
+                label = levels[result.columns[j]][top]
+                table.loc[j, f"mean in cluster {k}"] = f"{label} ({share:.0%})"
     return table
+
+
+def _level_shares(codes: np.ndarray, levels: list[str]) -> str:
+    shares = np.bincount(codes.astype(int), minlength=len(levels)) / len(codes)
+    return ", ".join(f"{lv} {p:.0%}" for lv, p in zip(levels, shares, strict=True))
 
 
 def _overview(result) -> str:

@@ -3,11 +3,14 @@
 Samples come from ``n_clusters`` latent populations. All populations share one causal order.
 Each has its own DAG (the universal edges plus cluster-specific additions and deletions), its
 own weights (a fraction of universal edges change weight), and its own intercepts and noise
-scales on a set of *shift targets*. Nodes are continuous, binary (logistic) or counts (Poisson
-with log link). Parents enter equations in their natural units: continuous values as they are,
-binary as 0/1 and counts as ``log1p(count)``. Nothing is standardised: raw linear SEMs have
-variances that grow along the causal order, so fit on standardised data (``bayes_hcl.fit``
-always standardises) to make sure recovery never rests on scale.
+scales on a set of *shift targets*. Nodes are continuous, binary (logistic), counts (Poisson
+or negative binomial with log link) or categorical (multinomial logit: level ``l`` has log odds
+``s_l * eta`` for the node's linear predictor ``eta`` and fixed level scores ``s``; levels are
+written as letters ``"a", "b", ...``). Parents enter equations in their natural units:
+continuous values as they are, binary as 0/1, counts as ``log1p(count)`` and categorical
+levels as their scores. Nothing is standardised: raw linear SEMs have variances that grow
+along the causal order, so fit on standardised data (``bayes_hcl.fit`` always standardises)
+to make sure recovery never rests on scale.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class SimulatedData:
     settings : dict
         The arguments of :func:`simulate` (or of
         :func:`bayes_hcl.simulate_cells.simulate_single_cell`, with ``kind="single_cell"``).
+    level_scores : dict of str to list of float
+        Per categorical column, the score ``s_l`` of each level (in label order).
     size_factors : numpy.ndarray, optional
         ``(n,)`` true size factors of single-cell-like data.
     library_size : numpy.ndarray, optional
@@ -67,6 +72,7 @@ class SimulatedData:
     order: np.ndarray
     shift_targets: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
+    level_scores: dict[str, list[float]] = field(default_factory=dict)
     size_factors: np.ndarray | None = None
     library_size: np.ndarray | None = None
 
@@ -93,10 +99,14 @@ class SimulatedData:
             from .simulate_cells import single_cell_loglik  # builds on this module
 
             return np.argmax(log_share + single_cell_loglik(self), axis=1)
-        values = self.data.to_numpy(dtype=float)
+        values = self.codes()
         as_parent = values.copy()
         counts = np.array([t == "count" for t in self.types])
         as_parent[:, counts] = np.log1p(values[:, counts])
+        scores_of = [np.asarray(self.level_scores.get(c, [])) for c in self.data.columns]
+        for j, level_score in enumerate(scores_of):
+            if level_score.size:
+                as_parent[:, j] = level_score[values[:, j].astype(int)]
         scores = [
             _row_loglik(
                 values,
@@ -107,10 +117,18 @@ class SimulatedData:
                 self.types,
                 self.settings.get("noise"),
                 self.settings.get("count_overdispersion", 0.0),
+                scores_of,
             )
             for w, b, s in zip(self.weights, self.intercepts, self.noise_scales, strict=True)
         ]
         return np.argmax(log_share + np.stack(scores, axis=1), axis=1)
+
+    def codes(self) -> np.ndarray:
+        """``(n, d)`` float values with every categorical column as its level code."""
+        frame = self.data.copy()
+        for col in self.level_scores:
+            frame[col] = frame[col].map(lambda v: ord(v) - ord("a"))
+        return frame.to_numpy(dtype=float)
 
     def truth(self) -> dict[str, Any]:
         """The ground truth as a JSON-serialisable dictionary."""
@@ -132,6 +150,7 @@ class SimulatedData:
             "intercepts": self.intercepts.tolist(),
             "noise_scales": self.noise_scales.tolist(),
             "shift_targets": list(self.shift_targets),
+            "level_scores": self.level_scores,
             "settings": self.settings,
         }
 
@@ -187,12 +206,16 @@ def _cluster_sizes(n_per_cluster: int | list[int], n_clusters: int) -> list[int]
     return sizes
 
 
-def _choose_types(d: int, binary_fraction: float, count_fraction: float, rng) -> list[str]:
+def _choose_types(
+    d: int, binary_fraction: float, count_fraction: float, rng, categorical_fraction: float = 0.0
+) -> list[str]:
     n_bin = round(binary_fraction * d)
     n_cnt = round(count_fraction * d)
-    if n_bin + n_cnt > d:
-        raise ValueError("binary_fraction + count_fraction must not exceed 1")
-    types = ["binary"] * n_bin + ["count"] * n_cnt + ["continuous"] * (d - n_bin - n_cnt)
+    n_cat = round(categorical_fraction * d)
+    if n_bin + n_cnt + n_cat > d:
+        raise ValueError("binary, count and categorical fractions must not exceed 1 in all")
+    rest = d - n_bin - n_cnt - n_cat
+    types = ["binary"] * n_bin + ["count"] * n_cnt + ["categorical"] * n_cat + ["continuous"] * rest
     return [types[i] for i in rng.permutation(d)]
 
 
@@ -237,6 +260,8 @@ def simulate(
     binary_fraction: float = 0.0,
     count_fraction: float = 0.0,
     count_overdispersion: float = 0.0,
+    categorical_fraction: float = 0.0,
+    n_levels: int = 3,
     seed: int = 0,
 ) -> SimulatedData:
     """Draw a heterogeneous linear SEM and data from it.
@@ -274,6 +299,12 @@ def simulate(
     count_overdispersion : float
         ``phi`` of negative binomial (NB2) counts, variance ``mu + phi mu^2``; 0 gives
         Poisson counts.
+    categorical_fraction : float
+        Fraction of variables that are categorical, each with ``n_levels`` levels whose
+        scores are a random permutation of ``n_levels`` evenly spaced values in
+        ``[-1.2, 1.2]`` (see the module docstring).
+    n_levels : int
+        Levels of every categorical variable (at least 2).
     seed : int
         Seed of the NumPy generator.
 
@@ -290,7 +321,9 @@ def simulate(
     settings["weight_range"] = list(weight_range)
     rng = np.random.default_rng(seed)
     sizes = _cluster_sizes(n_per_cluster, n_clusters)
-    types_pos = _choose_types(d, binary_fraction, count_fraction, rng)
+    if n_levels < 2:
+        raise ValueError("n_levels must be at least 2")
+    types_pos = _choose_types(d, binary_fraction, count_fraction, rng, categorical_fraction)
     base = _random_dag(d, graph, edges_per_node, rng)
     adj_pos, w_pos = _cluster_graphs(
         base, n_clusters, specific_fraction, weight_change, weight_range, rng
@@ -302,6 +335,11 @@ def simulate(
     for k in range(1, n_clusters):
         intercepts_pos[k, targets_pos] = _signed_uniform(rng, 0.75, 1.25, n_targets) * mean_shift
         scales_pos[k, targets_pos] *= 2.0 ** (noise_shift * rng.choice([-1.0, 1.0], n_targets))
+    level_scores = {
+        p: rng.permutation(np.linspace(-1.2, 1.2, n_levels))
+        for p, kind in enumerate(types_pos)
+        if kind == "categorical"
+    }
     blocks = [
         _sample_cluster(
             adj_pos[k] * w_pos[k],
@@ -312,6 +350,7 @@ def simulate(
             s,
             rng,
             count_overdispersion,
+            level_scores,
         )
         for k, s in enumerate(sizes)
     ]
@@ -325,7 +364,9 @@ def simulate(
     frame = pd.DataFrame(values[shuffle], columns=columns)
     types = tuple(types_pos[p] for p in inverse)
     for col, kind in zip(columns, types, strict=True):
-        if kind != "continuous":
+        if kind == "categorical":
+            frame[col] = [chr(ord("a") + int(v)) for v in frame[col]]
+        elif kind != "continuous":
             frame[col] = frame[col].astype(np.int64)
     relabel = np.ix_(range(n_clusters), inverse, inverse)
     return SimulatedData(
@@ -339,6 +380,7 @@ def simulate(
         order=perm,
         shift_targets=tuple(columns[perm[p]] for p in targets_pos),
         settings=settings,
+        level_scores={columns[perm[p]]: [float(v) for v in sc] for p, sc in level_scores.items()},
     )
 
 
@@ -359,7 +401,7 @@ def _noise_logpdf(kind: str | None, eps: np.ndarray) -> np.ndarray:
 
 
 def _row_loglik(
-    values, as_parent, weights, intercepts, scales, types, noise, phi=0.0
+    values, as_parent, weights, intercepts, scales, types, noise, phi=0.0, level_scores=()
 ) -> np.ndarray:
     """Log density of every row under one cluster's true SEM ``(n,)``."""
     eta = intercepts + as_parent @ weights
@@ -370,6 +412,10 @@ def _row_loglik(
             total += _noise_logpdf(noise, eps) - np.log(scales[j])
         elif kind == "binary":
             total += values[:, j] * eta[:, j] - np.logaddexp(0.0, eta[:, j])
+        elif kind == "categorical":
+            logits = eta[:, [j]] * level_scores[j][None, :]
+            log_p = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+            total += log_p[np.arange(len(values)), values[:, j].astype(int)]
         else:
             log_rate = np.clip(np.log(5.0) + 0.5 * eta[:, j], -5.0, 6.0)
             total += count_logpmf(values[:, j], log_rate, phi)
@@ -398,7 +444,9 @@ def _gamma_rate(mean: np.ndarray, phi: float, rng) -> np.ndarray:
     return rng.gamma(1.0 / phi, mean * phi)
 
 
-def _sample_cluster(weights, intercepts, scales, types, noise, n, rng, phi=0.0) -> np.ndarray:
+def _sample_cluster(
+    weights, intercepts, scales, types, noise, n, rng, phi=0.0, level_scores=None
+) -> np.ndarray:
     """Ancestral sampling of one cluster over causal positions (columns in causal order)."""
     d = len(types)
     values = np.zeros((n, d))
@@ -411,6 +459,12 @@ def _sample_cluster(weights, intercepts, scales, types, noise, n, rng, phi=0.0) 
         elif types[j] == "binary":
             values[:, j] = rng.random(n) < 1.0 / (1.0 + np.exp(-(eta + 0.0)))
             as_parent[:, j] = values[:, j]
+        elif types[j] == "categorical":
+            logits = eta[:, None] * level_scores[j][None, :]
+            p = np.exp(logits - logits.max(1, keepdims=True))
+            cdf = np.cumsum(p / p.sum(1, keepdims=True), axis=1)
+            values[:, j] = np.minimum((rng.random((n, 1)) > cdf).sum(1), cdf.shape[1] - 1)
+            as_parent[:, j] = level_scores[j][values[:, j].astype(int)]
         else:
             # log-rate centred near 5 counts; clipped so a long chain cannot overflow
             rate = np.exp(np.clip(np.log(5.0) + 0.5 * eta, -5.0, 6.0))

@@ -12,7 +12,8 @@ import numpy as np
 
 from .config import ModelConfig
 from .data import PreparedData
-from .guide import initial_noise_locs, latent_sites
+from .guide import NOISE_SITES, initial_noise_locs, latent_sites
+from .model import expand_to_columns
 from .order_search import OrderSearch, cluster_moments, discrete_nodes, search_order
 
 __all__ = ["order_potentials", "warm_start_params"]
@@ -45,6 +46,40 @@ def _mechanisms(search: OrderSearch, order, parents, data: PreparedData):
     return weights, intercepts, log_sigma
 
 
+def _to_model_columns(locs: dict, node_of: np.ndarray, current: dict | None, edge) -> dict:
+    """Per-variable starting values spread to the model columns.
+
+    The search sees a categorical variable through its one score column, whose regression
+    weights do not translate into level weights: its blocks keep the restart's ``current``
+    guide locations (zero without them), with the edge indicators the search chose.
+    """
+    single = np.bincount(node_of)[node_of] == 1
+    both = single[:, None] & single[None, :]
+    width = len(node_of)
+    k = locs["W"].shape[0]
+    keep = current or {
+        "W": np.zeros((k, width, width)),
+        "mu": np.zeros((width, width)),
+        "b_base": np.zeros(width),
+        "b_shift": np.zeros((k, width)),
+        "log_sigma_shift": np.zeros((k, width)),
+        "log_sigma_base": np.full(width, np.log(0.5)),
+    }
+    # a weight the search's graph leaves out starts at zero: where the restart's order
+    # forbade the edge, its current value was never fitted to the data
+    chosen = expand_to_columns(edge, node_of)
+    out = dict(locs)
+    for name in ("W", "mu"):
+        spread = locs[name][..., node_of, :][..., :, node_of]
+        out[name] = np.where(both, spread, np.where(chosen, np.asarray(keep[name]), 0.0))
+    for name in ("b_base", "b_shift", "log_sigma_shift", "log_sigma_base"):
+        out[name] = np.where(single, locs[name][..., node_of], np.asarray(keep[name]))
+    for name in NOISE_SITES:
+        if name in locs:
+            out[name] = locs[name][node_of]
+    return out
+
+
 def warm_start_params(
     data: PreparedData,
     membership: np.ndarray,
@@ -54,6 +89,7 @@ def warm_start_params(
     *,
     seed: int = 0,
     phi_scale: float = 0.05,
+    current: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[int]]:
     """Guide parameters (constrained) of one restart re-started at a searched order.
 
@@ -73,6 +109,9 @@ def warm_start_params(
         Seed of the search's random starting orders.
     phi_scale : float
         Guide scale of the node potentials.
+    current : dict, optional
+        The restart's current guide locations (constrained, by site name): the blocks of
+        categorical variables start from them.
 
     Returns
     -------
@@ -122,8 +161,12 @@ def warm_start_params(
         v = np.clip(pi[:-1] / remaining, 1e-4, 1 - 1e-4)
         locs["alpha"] = np.zeros(())
         locs["v"] = np.log(v / (1 - v))
+    width = d
+    if data.design is not None:
+        locs = _to_model_columns(locs, data.node_of(), current, edge)
+        width = len(data.node_of())
     params = {f"{name}_loc": np.asarray(value, np.float32) for name, value in locs.items()}
-    for name, (shape, _) in latent_sites(config, d).items():
+    for name, (shape, _) in latent_sites(config, d, width).items():
         params[f"{name}_scale"] = np.full(shape, _GUIDE_SCALE, np.float32)
     params["phi_scale"] = np.full(d, phi_scale, np.float32)
     return params, order

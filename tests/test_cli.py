@@ -127,7 +127,7 @@ def _bad_inputs(folder: Path) -> list[tuple[str, list[str], str]]:
     preset.write_text("[model]\nmax_clustrs = 2\n")
     out.append(("preset-key", [str(good_path), "--model", str(preset)], "max_clustrs"))
     out.append(("preset-name", [str(good_path), "--model", "nonesuch"], "nonesuch"))
-    out.append(("types", [str(good_path), "--types", "a=ordinal"], "ordinal"))
+    out.append(("types", [str(good_path), "--types", "a=nominal"], "nominal"))
     out.append(("method", [str(good_path), "--method", "gibbs"], "gibbs"))
     out.append(("chains", [str(good_path), "--method", "nuts", "--num-chains", "0"], "num_chains"))
     return out

@@ -56,8 +56,14 @@ def mixed() -> pd.DataFrame:
 
 
 def test_variable_types_and_codes():
-    assert VARIABLE_TYPES == ("continuous", "binary", "count")
-    assert TYPE_CODES == {"continuous": 0, "binary": 1, "count": 2}
+    assert VARIABLE_TYPES == ("continuous", "binary", "count", "categorical", "ordinal")
+    assert TYPE_CODES == {
+        "continuous": 0,
+        "binary": 1,
+        "count": 2,
+        "categorical": 4,
+        "ordinal": 0,
+    }
     assert issubclass(DataError, ValueError)
 
 
@@ -80,7 +86,7 @@ def test_infer_types_ignores_missing_and_stringifies_names():
     assert infer_types(df) == {"0": "binary", "1": "count"}
 
 
-def test_infer_types_rejects_text():
+def test_infer_types_rejects_numbers_mixed_with_text():
     df = pd.DataFrame({"a": [1, 2], "g": [1, "abc"]})
     _raises(r"column 'g' is not numeric \(value 'abc' in row 1\)", infer_types, df)
 
@@ -199,9 +205,10 @@ def test_to_dict_is_json_metadata(tiny):
         "missing",
         "size_factors",
         "count_likelihoods",
+        "levels",
     }
     assert meta["missing"] == {} and meta["size_factors"] is False
-    assert meta["count_likelihoods"] == {}
+    assert meta["count_likelihoods"] == {} and meta["levels"] == {}
     assert meta["columns"] == ["c", "b", "k"] and meta["n"] == 4 and meta["d"] == 3
     np.testing.assert_allclose(meta["offset"], p.offset)
 
@@ -248,7 +255,7 @@ def test_prepared_data_checks_shapes():
     assert p.index == (0, 1, 2) and isinstance(p.center, np.ndarray)
     _raises(r"PreparedData\.x has shape", PreparedData, **{**ok, "x": np.zeros((3, 3))})
     _raises(r"PreparedData\.scale has shape", PreparedData, **{**ok, "scale": [1.0]})
-    _raises(r"unknown type 'ordinal'", PreparedData, **{**ok, "types": ("ordinal", "count")})
+    _raises(r"unknown type 'nominal'", PreparedData, **{**ok, "types": ("nominal", "count")})
 
 
 # ---------------------------------------------------------------------------- parse_types
@@ -267,7 +274,7 @@ def test_parse_types():
         ("a", r"bad type specification 'a'"),
         ("a=binary,=count", r"bad type specification '=count'"),
         ("a=", r"bad type specification 'a='"),
-        ("a=ordinal", r"column 'a': unknown type 'ordinal' \(valid types: continuous, binary"),
+        ("a=nominal", r"column 'a': unknown type 'nominal' \(valid types: continuous, binary"),
         ("a=binary,a=count", r"column 'a' is given a type more than once"),
     ],
 )
@@ -298,15 +305,22 @@ BAD_FRAMES = [
     (pd.DataFrame(np.ones((12, 3)), columns=["a", "d", "d"]), r"duplicate column name 'd'"),
     (pd.DataFrame(np.ones((12, 2)), columns=[1, "1"]), r"duplicate column name '1'"),
     (
-        _with("g", ["x"] * 3 + ["abc"] + ["y"] * 8),
-        r"column 'g' is not numeric \(value 'x' in row 0",
+        _with("g", ["x"] * 12),
+        r"column 'g' is categorical with a single level 'x'; it carries no information",
     ),
     (
         _with("g", [1.0] * 3 + ["abc"] + [2.0] * 8),
         r"column 'g' is not numeric \(value 'abc' in row 3\)",
     ),
-    (_with("g", [str(i) for i in range(12)]), r"column 'g' is not numeric \(value '0' in row 0\)"),
-    (_with("g", pd.Categorical(range(12))), r"column 'g' is not numeric \(dtype category; value 0"),
+    (
+        _with("g", [str(i) for i in range(12)]),
+        r"column 'g' has 12 levels for 12 observed rows; a categorical variable may have at "
+        r"most 2 here \(5 rows per level",
+    ),
+    (
+        _with("g", pd.Categorical(range(3), categories=range(4)).repeat(4)),
+        r"column 'g' has a level with no observed row \('3'\); remove unused categories",
+    ),
     (_with("g", np.arange(12) + 1j), r"column 'g' is not numeric \(dtype complex128"),
     (
         _with("g", [1.0, 2.0, np.nan] + [3.0] * 8 + [np.nan]),
@@ -341,9 +355,9 @@ def test_row_labels_named_in_messages():
 
 
 def test_check_order_structure_before_values():
-    df = pd.DataFrame({"g": ["x"] * 3, "h": [np.nan] * 3})
+    df = pd.DataFrame({"g": ["x", "y", "x"], "h": [np.nan] * 3})
     _raises(r"data has 3 rows but at least 10", prepare, df)
-    _raises(r"column 'g' is not numeric", prepare, df, min_rows=3)
+    _raises(r"column 'g' has 2 levels for 3 observed rows", prepare, df, min_rows=3)
     _raises(r"types names column 'zz'", prepare, df, {"zz": "binary"}, min_rows=3)
 
 
@@ -356,9 +370,10 @@ def test_check_order_structure_before_values():
             r"types names column 'zz', which is not in the data \(columns: 'a'",
         ),
         (
-            {"a": "ordinal"},
+            {"a": "nominal"},
             None,
-            r"column 'a': unknown type 'ordinal' \(valid types: continuous, binary, count, poisson",
+            r"column 'a': unknown type 'nominal' \(valid types: continuous, binary, count, "
+            r"categorical",
         ),
         ({"a": 3}, None, r"column 'a': unknown type 3"),
         (
