@@ -391,8 +391,8 @@ def run_bench(
 
     Parameters
     ----------
-    suite : {"quick", "full", "mixed", "speed", "identifiability", "sachs", "single-cell", \
-            "exact", "calibration", "nuts-speed"}
+    suite : {"quick", "full", "mixed", "speed", "scaling", "ges-ratio", "identifiability", \
+            "sachs", "single-cell", "exact", "calibration", "nuts-speed"}
         Which list of :data:`SETTINGS` (``"mixed"``: the two mixed-type settings of
         ``"full"``), ``"identifiability"`` for
         :func:`run_identifiability` (the full settings, bayes_hcl only, scored on the
@@ -400,7 +400,11 @@ def run_bench(
         :func:`bayes_hcl.bench_cells.run_single_cell` (seeds ``0..repeats-1``), ``"sachs"`` for
         :func:`run_sachs` (presets
         ``hcl`` and ``heavy_tailed`` and the baselines on the Sachs data, seeds
-        ``0..repeats-1``), or ``"speed"`` for :func:`run_speed` (n = 2000,
+        ``0..repeats-1``), ``"scaling"`` for
+        :func:`bayes_hcl.bench_scaling.run_scaling` (cold fits over n, d and K; seeds
+        ``0..repeats-1``), ``"ges-ratio"`` for :func:`bayes_hcl.bench_scaling.run_ges_ratio`
+        (bayes_hcl against pooled GES, d = 20, n = 3000), or ``"speed"`` for
+        :func:`run_speed` (n = 2000,
         d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits), or
         one of the posterior suites of :mod:`bayes_hcl.calibration` (``repeats``: seeds for
         ``exact`` and ``nuts-speed``; for ``calibration`` datasets = 50 x ``repeats``).
@@ -439,6 +443,16 @@ def run_bench(
             out.mkdir(parents=True, exist_ok=True)
             table.to_csv(out / "single_cell.csv", index=False)
         return table
+    if suite in ("scaling", "ges-ratio"):
+        from .bench_scaling import cost_model, run_ges_ratio, run_scaling
+
+        table = run_scaling(repeats, log=log or print) if suite == "scaling" else run_ges_ratio()
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out / f"{suite}.csv", index=False)
+            if suite == "scaling":
+                cost_model(table).to_csv(out / "cost_model.csv", index=False)
+        return table
     if suite == "speed":
         table = run_speed(repeats=max(repeats, 3))
         if out is not None:
@@ -474,6 +488,8 @@ SUITES = (
     "full",
     "mixed",
     "speed",
+    "scaling",
+    "ges-ratio",
     "identifiability",
     "sachs",
     "single-cell",

@@ -31,6 +31,8 @@ BENCH_SUITES = (
     "full",
     "mixed",
     "speed",
+    "scaling",
+    "ges-ratio",
     "identifiability",
     "sachs",
     "single-cell",

@@ -32,6 +32,7 @@ from .glm import GLMFit, fit_glm
 from .model import CATEGORICAL, CONTINUOUS, COUNT
 
 __all__ = [
+    "MAX_CANDIDATES",
     "MAX_GLM_NODES",
     "ClusterMoments",
     "DiscreteNodes",
@@ -40,6 +41,12 @@ __all__ = [
     "discrete_nodes",
     "search_order",
 ]
+
+#: Most candidate parents a node keeps: with more variables than this, each node's candidates
+#: are screened to those whose single-parent score gains most, so a node's best parents
+#: depend only on which of its few candidates precede it and the search's caches hit (d = 50:
+#: the unscreened search took 85 s of a 150 s fit). Smaller problems are searched in full.
+MAX_CANDIDATES = 20
 
 #: Most binary/count nodes scored by their own regressions; beyond it every node is scored
 #: by the Gaussian score of its covariate ``x`` (standardised 0/1 or log1p count), since an
@@ -170,6 +177,19 @@ class OrderSearch:
         self._score_cache: dict[tuple[int, frozenset], tuple[float, str]] = {}
         self._parent_cache: dict[tuple[int, frozenset], tuple[float, frozenset]] = {}
         self._glm_cache: dict[tuple[int, frozenset], dict[str, list[GLMFit]]] = {}
+        self._screen: dict[int, frozenset] = {}
+
+    def screened(self, j: int) -> frozenset:
+        """Candidate parents of ``j``: all other nodes, or with more than
+        :data:`MAX_CANDIDATES` of them those whose single-parent score gains most."""
+        if j not in self._screen:
+            others = [c for c in range(self.d) if c != j]
+            if len(others) > MAX_CANDIDATES:
+                gains = [self.local_score(j, frozenset({c}))[0] for c in others]
+                keep = np.argsort(gains, kind="stable")[::-1][:MAX_CANDIDATES]
+                others = [others[i] for i in keep]
+            self._screen[j] = frozenset(others)
+        return self._screen[j]
 
     # -- local scores -------------------------------------------------------------------------
     def local_score(self, j: int, parents: frozenset) -> tuple[float, str]:
@@ -331,7 +351,9 @@ class OrderSearch:
 
     # -- parents -------------------------------------------------------------------------------
     def best_parents(self, j: int, candidates: frozenset) -> tuple[float, frozenset]:
-        """Greedy (forward then backward) best parent set of ``j`` among ``candidates``."""
+        """Greedy (forward then backward) best parent set of ``j`` among ``candidates``
+        (restricted to its :meth:`screened` candidates)."""
+        candidates = candidates & self.screened(j)
         key = (j, candidates)
         if key in self._parent_cache:
             return self._parent_cache[key]

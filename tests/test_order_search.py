@@ -172,3 +172,21 @@ def test_discrete_nodes_must_share_the_clusters_of_the_moments():
     discrete = DiscreteNodes(x, x, np.ones((50, 2)) / 2, (0, 1))
     with pytest.raises(ValueError, match="clusters of the moments"):
         OrderSearch(cluster_moments(x, resp), discrete=discrete)
+
+
+def test_large_problems_screen_candidate_parents_and_keep_the_true_ones():
+    from bayes_hcl.order_search import MAX_CANDIDATES
+
+    rng = np.random.default_rng(3)
+    d, n = MAX_CANDIDATES + 6, 600
+    x = rng.normal(size=(n, d))
+    x[:, 0] = 0.9 * x[:, 1] - 0.7 * x[:, 2] + 0.5 * rng.normal(size=n)
+    x = (x - x.mean(0)) / x.std(0)
+    search = OrderSearch(cluster_moments(x, np.ones((n, 1))))
+    screen = search.screened(0)
+    assert len(screen) == MAX_CANDIDATES and 0 not in screen and {1, 2} <= screen
+    _, parents = search.best_parents(0, frozenset(range(1, d)))
+    assert {1, 2} <= parents <= screen
+    # at or below the limit every other node stays a candidate
+    small = OrderSearch(cluster_moments(x[:, : MAX_CANDIDATES + 1], np.ones((n, 1))))
+    assert small.screened(0) == frozenset(range(1, MAX_CANDIDATES + 1))
