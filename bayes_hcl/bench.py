@@ -20,9 +20,6 @@ and wall time. Run it with ``bayes-hcl bench --suite full`` (or :func:`run_bench
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,7 +41,6 @@ __all__ = [
     "run_identifiability",
     "run_sachs",
     "run_setting",
-    "run_speed",
 ]
 
 
@@ -330,56 +326,6 @@ def run_setting(setting: Setting, seed: int, baselines: bool = True) -> list[dic
     return rows
 
 
-_COLD_FIT = """
-import json, sys, time
-start = time.perf_counter()
-from bayes_hcl.api import fit
-from bayes_hcl.simulate import simulate
-sim = simulate({n}, d={d}, n_clusters=2, seed=0)
-begin = time.perf_counter()
-result = fit(sim.data, seed={seed}, progress=False)
-end = time.perf_counter()
-print(json.dumps({{"wall_s": end - begin, "process_s": end - start, **result.meta["timings"]}}))
-"""
-
-
-def _cold_fit(n_per_cluster: int, d: int, seed: int) -> dict:
-    """One fit in a fresh Python process with the persistent compilation cache off."""
-    env = {**os.environ, "BAYES_HCL_CACHE_DIR": "off", "CI": "true"}
-    code = _COLD_FIT.format(n=n_per_cluster, d=d, seed=seed)
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def run_speed(n_per_cluster: int = 1000, d: int = 10, repeats: int = 3) -> pd.DataFrame:
-    """End-to-end ``fit`` time on one shape (two clusters of ``n_per_cluster`` rows).
-
-    ``cold`` rows: a fit in a fresh Python process with JAX's persistent compilation cache
-    off, so every program compiles (``process_s`` adds interpreter start and imports).
-    ``warm`` rows: new seeds on the same shape in this process, which must not compile again.
-    Each row has the fit's wall time, compile and run times, and the steady-state SVI speed
-    (steps of one restart per second, and restart-steps per second); report medians.
-    """
-    from .api import fit
-
-    rows = [{"fit": "cold", "seed": s, **_cold_fit(n_per_cluster, d, s)} for s in range(repeats)]
-    sim = simulate(n_per_cluster, d=d, n_clusters=2, seed=0)
-    for seed in range(repeats + 1):
-        start = time.perf_counter()
-        result = fit(sim.data, seed=seed, progress=False)
-        if seed == 0:
-            continue  # this process's own first fit compiles (or reads the cache)
-        rows.append(
-            {"fit": "warm", "seed": seed, "wall_s": time.perf_counter() - start}
-            | result.meta["timings"]
-        )
-    keep = ["fit", "seed", "wall_s", "process_s", "compile_s", "run_s", "order_search_s"]
-    keep += ["steps_per_s", "restart_steps_per_s"]
-    return pd.DataFrame(rows).reindex(columns=keep)
-
-
 def run_bench(
     suite: str = "quick",
     out: Path | None = None,
@@ -404,7 +350,7 @@ def run_bench(
         :func:`bayes_hcl.bench_scaling.run_scaling` (cold fits over n, d and K; seeds
         ``0..repeats-1``), ``"ges-ratio"`` for :func:`bayes_hcl.bench_scaling.run_ges_ratio`
         (bayes_hcl against pooled GES, d = 20, n = 3000), or ``"speed"`` for
-        :func:`run_speed` (n = 2000,
+        :func:`bayes_hcl.bench_scaling.run_speed` (n = 2000,
         d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits), or
         one of the posterior suites of :mod:`bayes_hcl.calibration` (``repeats``: seeds for
         ``exact`` and ``nuts-speed``; for ``calibration`` datasets = 50 x ``repeats``).
@@ -454,6 +400,8 @@ def run_bench(
                 cost_model(table).to_csv(out / "cost_model.csv", index=False)
         return table
     if suite == "speed":
+        from .bench_scaling import run_speed
+
         table = run_speed(repeats=max(repeats, 3))
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)

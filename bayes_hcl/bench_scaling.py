@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-__all__ = ["SCALING_GRID", "cost_model", "run_ges_ratio", "run_scaling"]
+__all__ = ["SCALING_GRID", "cost_model", "run_ges_ratio", "run_scaling", "run_speed"]
 
 #: ``(rows per cluster, variables, max_clusters)`` of the scaling suite (two clusters each).
 SCALING_GRID: tuple[tuple[int, int, int], ...] = (
@@ -139,3 +139,54 @@ def run_ges_ratio(
         _ges(x)
         rows.append({"method": "ges_pooled", "run": r, "wall_s": time.perf_counter() - start})
     return pd.DataFrame(rows)
+
+
+_COLD_FIT = """
+import json, sys, time
+start = time.perf_counter()
+from bayes_hcl.api import fit
+from bayes_hcl.simulate import simulate
+sim = simulate({n}, d={d}, n_clusters=2, seed=0)
+begin = time.perf_counter()
+result = fit(sim.data, seed={seed}, progress=False)
+end = time.perf_counter()
+print(json.dumps({{"wall_s": end - begin, "process_s": end - start, **result.meta["timings"]}}))
+"""
+
+
+def _cold_fit(n_per_cluster: int, d: int, seed: int) -> dict:
+    """One fit in a fresh Python process with the persistent compilation cache off."""
+    env = {**os.environ, "BAYES_HCL_CACHE_DIR": "off", "CI": "true"}
+    code = _COLD_FIT.format(n=n_per_cluster, d=d, seed=seed)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_speed(n_per_cluster: int = 1000, d: int = 10, repeats: int = 3) -> pd.DataFrame:
+    """End-to-end ``fit`` time on one shape (two clusters of ``n_per_cluster`` rows).
+
+    ``cold`` rows: a fit in a fresh Python process with JAX's persistent compilation cache
+    off, so every program compiles (``process_s`` adds interpreter start and imports).
+    ``warm`` rows: new seeds on the same shape in this process, which must not compile again.
+    Each row has the fit's wall time, compile and run times, and the steady-state SVI speed
+    (steps of one restart per second, and restart-steps per second); report medians.
+    """
+    from .api import fit
+    from .simulate import simulate
+
+    rows = [{"fit": "cold", "seed": s, **_cold_fit(n_per_cluster, d, s)} for s in range(repeats)]
+    sim = simulate(n_per_cluster, d=d, n_clusters=2, seed=0)
+    for seed in range(repeats + 1):
+        start = time.perf_counter()
+        result = fit(sim.data, seed=seed, progress=False)
+        if seed == 0:
+            continue  # this process's own first fit compiles (or reads the cache)
+        rows.append(
+            {"fit": "warm", "seed": seed, "wall_s": time.perf_counter() - start}
+            | result.meta["timings"]
+        )
+    keep = ["fit", "seed", "wall_s", "process_s", "compile_s", "run_s", "order_search_s"]
+    keep += ["steps_per_s", "restart_steps_per_s"]
+    return pd.DataFrame(rows).reindex(columns=keep)
