@@ -83,7 +83,7 @@ def level_codes(
         levels = tuple(sorted({str(v) for v in s[present]}))
         lookup = {level: i for i, level in enumerate(levels)}
         codes = np.array(
-            [lookup[str(v)] if ok else np.nan for v, ok in zip(s, present, strict=False)]
+            [lookup[str(v)] if ok else np.nan for v, ok in zip(s, present, strict=True)]
         )
     else:
         values = column_values(name, s, missing)

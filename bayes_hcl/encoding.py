@@ -193,6 +193,13 @@ def _column(name: str, s: pd.Series, declared: dict, missing: str):
     text, kind = text_kind(s), declared.get(name)
     if text is not None and kind is not None and kind not in LEVEL_KINDS:
         raise declared_text_error(name, s, kind)
+    if kind == "ordinal" and text == "categorical":
+        # text has no order of its own: sorted labels would rank 'high' < 'low' < 'mid'
+        raise DataError(
+            f"column {name!r} has levels without an order (text or an unordered category); to "
+            "treat it as ordinal give it as an ordered pandas Categorical "
+            "(pd.Categorical(values, categories=[...], ordered=True)), or declare it categorical"
+        )
     if kind in LEVEL_KINDS or (kind is None and text is not None):
         kind = kind or text
         codes, levels = level_codes(name, s, missing)

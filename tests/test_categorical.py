@@ -135,6 +135,12 @@ BAD = [
     ),
     ([None] * 40, {"g": "categorical"}, r"column 'g' has no observed value"),
     (
+        np.resize(["low", "mid", "high"], 40),
+        {"g": "ordinal"},
+        r"column 'g' has levels without an order \(text or an unordered category\); to treat "
+        r"it as ordinal give it as an ordered pandas Categorical",
+    ),
+    (
         pd.Categorical(np.resize(["x", "y"], 40), ["x", "y", "z"]),
         None,
         r"column 'g' has a level with no observed row \('z'\)",
