@@ -133,13 +133,14 @@ def describe_types(
     pandas.DataFrame
         One row per column with columns ``column``, ``type``, ``likelihood`` (the density
         of the column as a child), ``missing`` (number of missing cells) and ``reason``
-        (e.g. ``"values in {0, 1}"``, ``"non-negative integers"``, ``"real-valued (...)"``).
+        (e.g. ``"values in {0, 1}"``, ``"non-negative integers"``, ``"text values"``,
+        ``"real-valued (...)"``).
 
     Raises
     ------
     DataError
-        On duplicate column names, a non-numeric column, or ``types`` naming an unknown
-        column or type.
+        On duplicate column names, a column mixing numbers and text, or ``types`` naming an
+        unknown column or type.
     """
     frame = _to_frame(df)
     declared = _check_types_arg(types, list(frame.columns))
