@@ -52,6 +52,7 @@ def test_sachs_notebook_runs_and_compares_with_what_is_known(tmp_path):
     assert _report_sections(tmp_path / "sachs_report.html") == list(SECTIONS)
 
 
+@pytest.mark.slow  # 19 s; the CLI fits it drives are covered by tests/test_cli.py
 def test_batch_script_fits_every_file_and_records_failures(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
