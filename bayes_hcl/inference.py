@@ -152,7 +152,10 @@ def _warm_restarts(prog, states, summary, active, data, step: int, key, args, se
     sites = ("W", "mu", "b_base", "b_shift", "log_sigma_base", "log_sigma_shift")
     for r, membership in enumerate(summary["membership"]):
         start = list(np.argsort(summary["order"][r]))
-        own = {name: np.asarray(current[f"{name}_loc"][r]) for name in sites}
+        # only a categorical variable's blocks start from the restart's current values
+        own = None
+        if data.design is not None:
+            own = {name: np.asarray(current[f"{name}_loc"][r]) for name in sites}
         p, _ = warm_start_params(
             data,
             membership,

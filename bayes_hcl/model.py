@@ -40,7 +40,13 @@ from .order_masks import (
     order_mask,
     straight_through_mask,
 )
-from .priors import GroupSpikeAndSlab, SpikeAndSlab, stick_breaking_log_weights
+from .priors import (
+    GroupSpikeAndSlab,
+    SpikeAndSlab,
+    block_sum,
+    expand_to_columns,
+    stick_breaking_log_weights,
+)
 
 __all__ = [
     "BINARY",
@@ -77,14 +83,6 @@ def node_types(types: tuple[int, ...], node_of: tuple[int, ...] | None) -> tuple
         return tuple(types)
     first = np.unique(np.asarray(node_of), return_index=True)[1]
     return tuple(int(types[a]) for a in first)
-
-
-def expand_to_columns(a, node_of: tuple[int, ...] | None):
-    """Broadcast a per-variable ``(..., d, d)`` array to the model columns ``(..., D, D)``."""
-    if node_of is None:
-        return a
-    idx = np.asarray(node_of)
-    return a[..., idx, :][..., :, idx]
 
 
 def _categorical_blocks(codes: np.ndarray, node_of: np.ndarray) -> list[tuple[int, int]]:
@@ -398,13 +396,11 @@ def _per_variable(q: dict, node_of) -> dict:
     """
     idx = np.asarray(node_of)
     d = int(idx.max()) + 1
-    groups = jnp.asarray(np.eye(d)[idx])
     first = np.unique(idx, return_index=True)[1]
     size = np.bincount(idx)
     block = jnp.asarray(np.outer(size, size), jnp.float32)
     w = q["weights"]
-    total = jnp.einsum("kab,ai,bj->kij", w, groups, groups)
-    square = jnp.einsum("kab,ai,bj->kij", w**2, groups, groups)
+    total, square = block_sum(w, node_of), block_sum(w**2, node_of)
     out = dict(q)
     out["weights"] = jnp.where(block == 1, total, jnp.sqrt(square / block))
     for name in ("b", "sigma", "noise_shift"):

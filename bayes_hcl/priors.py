@@ -9,7 +9,30 @@ import numpy as np
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
-__all__ = ["GroupSpikeAndSlab", "SpikeAndSlab", "stick_breaking_log_weights"]
+__all__ = [
+    "GroupSpikeAndSlab",
+    "SpikeAndSlab",
+    "block_sum",
+    "expand_to_columns",
+    "stick_breaking_log_weights",
+]
+
+
+def expand_to_columns(a, node_of):
+    """Broadcast a per-variable ``(..., d, d)`` array to the model columns ``(..., D, D)``
+    (``node_of[c]``: the variable of model column ``c``; ``None``: one column per variable)."""
+    if node_of is None:
+        return a
+    idx = np.asarray(node_of)
+    return a[..., idx, :][..., :, idx]
+
+
+def block_sum(a, node_of):
+    """Sum a column array ``(..., D, D)`` over the blocks of each pair of variables
+    ``(..., d, d)`` (the transpose of :func:`expand_to_columns`)."""
+    idx = np.asarray(node_of)
+    groups = jnp.asarray(np.eye(int(idx.max()) + 1)[idx])  # (D, d) column -> variable
+    return jnp.einsum("...ab,ai,bj->...ij", a, groups, groups)
 
 
 class SpikeAndSlab(dist.Distribution):
@@ -97,17 +120,12 @@ class GroupSpikeAndSlab(dist.Distribution):
         self.inclusion, self.slab_loc = jnp.asarray(inclusion), jnp.asarray(slab_loc)
         self.spike_scale, self.slab_scale = spike_scale, slab_scale
         self.node_of = np.asarray(node_of)
-        d = self.inclusion.shape[-1]
-        self.groups = jnp.asarray(np.eye(d)[self.node_of])  # (D, d) column -> variable
         width = self.node_of.size
         super().__init__(event_shape=(k, width, width), validate_args=validate_args)
 
-    def _group_sum(self, a):
-        return jnp.einsum("...kab,ai,bj->...kij", a, self.groups, self.groups)
-
     def _group_log_probs(self, value):
-        spike = self._group_sum(dist.Normal(0.0, self.spike_scale).log_prob(value))
-        slab = self._group_sum(dist.Normal(self.slab_loc, self.slab_scale).log_prob(value))
+        spike = block_sum(dist.Normal(0.0, self.spike_scale).log_prob(value), self.node_of)
+        slab = block_sum(dist.Normal(self.slab_loc, self.slab_scale).log_prob(value), self.node_of)
         return spike + jnp.log1p(-self.inclusion), slab + jnp.log(self.inclusion)
 
     def sample(self, key, sample_shape=()):
@@ -116,7 +134,7 @@ class GroupSpikeAndSlab(dist.Distribution):
         d = self.inclusion.shape[-1]
         k_ind, k_val = jax.random.split(key)
         included = jax.random.uniform(k_ind, (*sample_shape, k, d, d)) < self.inclusion
-        included = included[..., self.node_of, :][..., :, self.node_of]
+        included = expand_to_columns(included, self.node_of)
         eps = jax.random.normal(k_val, (*sample_shape, k, width, width))
         return jnp.where(included, self.slab_loc + self.slab_scale * eps, self.spike_scale * eps)
 

@@ -13,8 +13,8 @@ import numpy as np
 from .config import ModelConfig
 from .data import PreparedData
 from .guide import NOISE_SITES, initial_noise_locs, latent_sites
-from .model import expand_to_columns
 from .order_search import OrderSearch, cluster_moments, discrete_nodes, search_order
+from .priors import expand_to_columns
 
 __all__ = ["order_potentials", "warm_start_params"]
 
@@ -70,7 +70,7 @@ def _to_model_columns(locs: dict, node_of: np.ndarray, current: dict | None, edg
     chosen = expand_to_columns(edge, node_of)
     out = dict(locs)
     for name in ("W", "mu"):
-        spread = locs[name][..., node_of, :][..., :, node_of]
+        spread = expand_to_columns(locs[name], node_of)
         out[name] = np.where(both, spread, np.where(chosen, np.asarray(keep[name]), 0.0))
     for name in ("b_base", "b_shift", "log_sigma_shift", "log_sigma_base"):
         out[name] = np.where(single, locs[name][..., node_of], np.asarray(keep[name]))
