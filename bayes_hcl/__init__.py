@@ -9,6 +9,7 @@ from .api import fit, load_result, versions
 from .config import Config, ConfigError, available_presets, load_config
 from .convergence import ConvergenceWarning
 from .data import DataError, describe_types, prepare
+from .devices import initialize_distributed
 from .identifiability import IdentifiabilityReport
 from .results import HCLResult
 from .simulate import simulate
@@ -23,6 +24,7 @@ __all__ = [
     "available_presets",
     "describe_types",
     "fit",
+    "initialize_distributed",
     "load_config",
     "load_result",
     "prepare",

@@ -102,6 +102,7 @@ def fit(
     num_samples: int | None = None,
     num_warmup: int | None = None,
     num_chains: int | None = None,
+    batch_size: int | None = None,
     model_options: Mapping[str, Any] | None = None,
     missing: str = "error",
     size_factors: str | None = None,
@@ -135,6 +136,11 @@ def fit(
         Posterior draws: in total for SVI, per chain for NUTS.
     num_warmup, num_chains : int, optional
         NUTS warm-up transitions per chain and number of chains.
+    batch_size : int, optional
+        Rows per SVI step (overrides the preset's ``svi.batch_size``; its default 0 takes all
+        rows up to 50,000 and minibatches of 4,096 above). A minibatch fit streams rows from
+        host memory, so its cost per step and its memory do not grow with n; its posterior
+        keeps mean memberships and per-draw cluster sizes instead of per-draw memberships.
     model_options : mapping, optional
         Any other ``[model]`` key of the preset to override.
     missing : {"error", "mask"}
@@ -166,6 +172,7 @@ def fit(
         num_samples=num_samples,
         num_warmup=num_warmup,
         num_chains=num_chains,
+        batch_size=batch_size,
     )
     config = _resolve_config(model, max_clusters, svi_options, nuts_options, model_options)
     data_arg = data
@@ -185,6 +192,8 @@ def fit(
         "data": data.to_dict(),
         "versions": versions(),
         "timings": raw.timings,
+        "batch_size": getattr(raw, "batch_size", 0),
+        "devices": getattr(raw, "devices", 1),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     result = HCLResult(build_inference_data(raw, data, attrs))

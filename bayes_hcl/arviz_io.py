@@ -38,7 +38,7 @@ ARVIZ_MAJOR = int(az.__version__.split(".")[0])
 def from_arrays(
     *,
     posterior: dict[str, np.ndarray],
-    log_likelihood: dict[str, np.ndarray],
+    log_likelihood: dict[str, np.ndarray] | None,
     sample_stats: dict[str, np.ndarray],
     observed_data: dict[str, np.ndarray],
     constant_data: dict[str, np.ndarray],
@@ -50,7 +50,7 @@ def from_arrays(
     """Build the ArviZ container of a fit (arrays carry leading ``chain, draw`` axes).
 
     ``attrs`` (strings) are written on the posterior group and on the root where the
-    container has one.
+    container has one; ``log_likelihood=None`` leaves that group out.
     """
     groups = {
         "posterior": posterior,
@@ -59,6 +59,7 @@ def from_arrays(
         "observed_data": observed_data,
         "constant_data": constant_data,
     }
+    groups = {name: group for name, group in groups.items() if group is not None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         if ARVIZ_MAJOR >= 1:

@@ -337,8 +337,8 @@ def run_bench(
 
     Parameters
     ----------
-    suite : {"quick", "full", "mixed", "speed", "scaling", "ges-ratio", "identifiability", \
-            "sachs", "single-cell", "exact", "calibration", "nuts-speed"}
+    suite : {"quick", "full", "mixed", "speed", "scaling", "minibatch", "ges-ratio", \
+            "identifiability", "sachs", "single-cell", "exact", "calibration", "nuts-speed"}
         Which list of :data:`SETTINGS` (``"mixed"``: the two mixed-type settings of
         ``"full"``), ``"identifiability"`` for
         :func:`run_identifiability` (the full settings, bayes_hcl only, scored on the
@@ -348,8 +348,10 @@ def run_bench(
         ``hcl`` and ``heavy_tailed`` and the baselines on the Sachs data, seeds
         ``0..repeats-1``), ``"scaling"`` for
         :func:`bayes_hcl.bench_scaling.run_scaling` (cold fits over n, d and K; seeds
-        ``0..repeats-1``), ``"ges-ratio"`` for :func:`bayes_hcl.bench_scaling.run_ges_ratio`
-        (bayes_hcl against pooled GES, d = 20, n = 3000), or ``"speed"`` for
+        ``0..repeats-1``), ``"minibatch"`` for :func:`bayes_hcl.bench_scaling.run_minibatch`
+        (cold fits by minibatch SVI up to n = 10⁶, beside a full-batch fit), ``"ges-ratio"``
+        for :func:`bayes_hcl.bench_scaling.run_ges_ratio` (bayes_hcl against pooled GES,
+        d = 20, n = 3000), or ``"speed"`` for
         :func:`bayes_hcl.bench_scaling.run_speed` (n = 2000,
         d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits), or
         one of the posterior suites of :mod:`bayes_hcl.calibration` (``repeats``: seeds for
@@ -389,10 +391,14 @@ def run_bench(
             out.mkdir(parents=True, exist_ok=True)
             table.to_csv(out / "single_cell.csv", index=False)
         return table
-    if suite in ("scaling", "ges-ratio"):
-        from .bench_scaling import cost_model, run_ges_ratio, run_scaling
+    if suite in ("scaling", "ges-ratio", "minibatch"):
+        from .bench_scaling import cost_model, run_ges_ratio, run_minibatch, run_scaling
 
-        table = run_scaling(repeats, log=log or print) if suite == "scaling" else run_ges_ratio()
+        if suite == "ges-ratio":
+            table = run_ges_ratio()
+        else:
+            run = run_scaling if suite == "scaling" else run_minibatch
+            table = run(repeats, log=log or print)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             table.to_csv(out / f"{suite}.csv", index=False)
@@ -437,6 +443,7 @@ SUITES = (
     "mixed",
     "speed",
     "scaling",
+    "minibatch",
     "ges-ratio",
     "identifiability",
     "sachs",

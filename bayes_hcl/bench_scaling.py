@@ -19,7 +19,15 @@ from collections.abc import Callable
 
 import pandas as pd
 
-__all__ = ["SCALING_GRID", "cost_model", "run_ges_ratio", "run_scaling", "run_speed"]
+__all__ = [
+    "MINIBATCH_GRID",
+    "SCALING_GRID",
+    "cost_model",
+    "run_ges_ratio",
+    "run_minibatch",
+    "run_scaling",
+    "run_speed",
+]
 
 #: ``(rows per cluster, variables, max_clusters)`` of the scaling suite (two clusters each).
 SCALING_GRID: tuple[tuple[int, int, int], ...] = (
@@ -34,6 +42,16 @@ SCALING_GRID: tuple[tuple[int, int, int], ...] = (
     (1000, 10, 16),
 )
 
+#: ``(rows per cluster, variables, max_clusters, batch_size)`` of the minibatch suite: the
+#: issue's n = 10⁶ fit (automatic batch), a full-batch/minibatch pair at n = 20,000, and
+#: n = 10,000, d = 50 by minibatches (``None``: the preset's automatic choice).
+MINIBATCH_GRID: tuple[tuple[int, int, int, int | None], ...] = (
+    (500_000, 10, 8, None),
+    (10_000, 10, 8, None),
+    (10_000, 10, 8, 2048),
+    (5_000, 50, 8, 2048),
+)
+
 _SCALING_FIT = """
 import json, resource, time
 start = time.perf_counter()
@@ -43,24 +61,31 @@ from bayes_hcl.api import fit
 from bayes_hcl.simulate import simulate
 sim = simulate({n}, d={d}, n_clusters=2, seed={seed})
 begin = time.perf_counter()
-result = fit(sim.data, seed={seed}, max_clusters={k}, progress=False)
+result = fit(sim.data, seed={seed}, max_clusters={k}, batch_size={batch}, progress=False)
 end = time.perf_counter()
 probs = result.edge_probabilities().to_numpy()
+summary = result.summary()
+after = time.perf_counter()
 print(json.dumps({{
     "wall_s": end - begin,
     "process_s": end - start,
+    "summary_s": after - end,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    "batch_size": result.meta["batch_size"],
     "ari": metrics.adjusted_rand_index(sim.labels, result.clusters()),
-    "f1": metrics.edge_scores(sim.pooled_adjacency, probs >= 0.5)["f1"],
+    **{{k: v for k, v in metrics.edge_scores(sim.pooled_adjacency, probs >= 0.5).items()
+        if k in ("f1", "precision", "recall")}},
     "auprc": metrics.auprc(sim.pooled_adjacency, probs),
     **result.meta["timings"],
 }}))
 """
 
 
-def _fresh_fit(n_per_cluster: int, d: int, k: int, seed: int) -> dict:
+def _fresh_fit(
+    n_per_cluster: int, d: int, k: int, seed: int, batch_size: int | None = None
+) -> dict:
     env = {**os.environ, "BAYES_HCL_CACHE_DIR": "off", "CI": "true"}
-    code = _SCALING_FIT.format(n=n_per_cluster, d=d, k=k, seed=seed)
+    code = _SCALING_FIT.format(n=n_per_cluster, d=d, k=k, seed=seed, batch=batch_size)
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
@@ -96,6 +121,30 @@ def run_scaling(
                     f"compile {row['compile_s']:.1f}s {row['steps_per_s']:.0f} steps/s "
                     f"search {row['order_search_s']:.1f}s peak {row['peak_rss_mb']:.0f} MB "
                     f"ARI {row['ari']:.2f} F1 {row['f1']:.2f}"
+                )
+    return pd.DataFrame(rows)
+
+
+def run_minibatch(
+    repeats: int = 1,
+    grid: tuple[tuple[int, int, int, int | None], ...] = MINIBATCH_GRID,
+    log: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Cold fits over ``grid`` in fresh processes (seeds ``0..repeats-1``): the columns of
+    :func:`run_scaling` plus ``batch_size`` (0: the full batch) and ``summary_s`` (the
+    time of ``result.summary()`` after the fit)."""
+    rows = []
+    for n_per_cluster, d, k, batch in grid:
+        for seed in range(max(repeats, 1)):
+            row = {"n": 2 * n_per_cluster, "d": d, "max_clusters": k, "seed": seed}
+            row |= _fresh_fit(n_per_cluster, d, k, seed, batch)
+            rows.append(row)
+            if log:
+                log(
+                    f"n={row['n']:<8} d={d:<3} batch={row['batch_size']:<5} wall "
+                    f"{row['wall_s']:.1f}s SVI {row['run_s']:.1f}s ({row['steps_per_s']:.0f} "
+                    f"steps/s) search {row['order_search_s']:.1f}s draws {row['draws_s']:.1f}s "
+                    f"peak {row['peak_rss_mb']:.0f} MB ARI {row['ari']:.2f} F1 {row['f1']:.2f}"
                 )
     return pd.DataFrame(rows)
 

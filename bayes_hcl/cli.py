@@ -32,6 +32,7 @@ BENCH_SUITES = (
     "mixed",
     "speed",
     "scaling",
+    "minibatch",
     "ges-ratio",
     "identifiability",
     "sachs",
@@ -87,7 +88,21 @@ def _add_fit(sub) -> None:
     p.add_argument("--num-warmup", type=int, default=None, help="NUTS warm-up per chain")
     p.add_argument("--num-samples", type=int, default=None, help="draws (SVI) or per chain (NUTS)")
     p.add_argument("--num-chains", type=int, default=None, help="NUTS chains")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="rows per SVI step (default: all rows up to 50,000, minibatches of 4,096 above)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run (jax.distributed; see docs/performance.md)",
+    )
+    p.add_argument("--coordinator", default=None, help="with --distributed: HOST:PORT")
+    p.add_argument("--num-processes", type=int, default=None, help="with --distributed")
+    p.add_argument("--process-id", type=int, default=None, help="with --distributed")
 
 
 def _add_simulate(sub) -> None:
@@ -250,8 +265,11 @@ def _replace_into(tmp: Path, out: Path) -> None:
 
 def _cmd_fit(args) -> int:
     from .api import fit
+    from .devices import initialize_distributed, is_main_process
 
     types = parse_types(args.types) if args.types else None
+    if args.distributed:
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     start = time.perf_counter()
     result = fit(
         args.data,
@@ -265,10 +283,13 @@ def _cmd_fit(args) -> int:
         num_warmup=args.num_warmup,
         num_samples=args.num_samples,
         num_chains=args.num_chains,
+        batch_size=args.batch_size,
         missing=args.missing,
         size_factors=args.size_factors,
         progress=False if args.quiet else None,
     )
+    if not is_main_process():
+        return 0  # every process of a distributed run holds the same result; one writes it
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = ["bayes-hcl", *args.argv]

@@ -91,6 +91,10 @@ class ModelConfig:
             )
 
 
+#: Smallest minibatch: every step must see enough rows to move the cluster parameters.
+MIN_BATCH_SIZE = 32
+
+
 @dataclass(frozen=True)
 class SVIConfig:
     """Settings of the stochastic variational fit (DESIGN section 3)."""
@@ -109,10 +113,20 @@ class SVIConfig:
     prune_at: float = 0.7
     order_search_at: float = 0.5
     guide: str = "normal"
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         fractions = ("prune_fraction", "merge_fraction", "order_search_at")
-        _check_positive(self, "svi", exclude=("guide", "one_cluster_restart", *fractions))
+        _check_positive(
+            self, "svi", exclude=("guide", "one_cluster_restart", "batch_size", *fractions)
+        )
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ConfigError(f"svi.batch_size must be an integer, got {self.batch_size!r}")
+        if self.batch_size < 0 or 0 < self.batch_size < MIN_BATCH_SIZE:
+            raise ConfigError(
+                f"svi.batch_size must be 0 (automatic) or at least {MIN_BATCH_SIZE} rows, "
+                f"got {self.batch_size}"
+            )
         if not 0 <= self.prune_fraction < 0.5:
             raise ConfigError("svi.prune_fraction must lie in [0, 0.5)")
         if not 0 <= self.merge_fraction < 0.5:

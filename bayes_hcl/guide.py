@@ -83,6 +83,7 @@ def mean_field_guide(
     observed,
     temperature,
     active=None,
+    row_weight=None,
     *,
     config: ModelConfig,
     nodes: int | None = None,

@@ -28,29 +28,31 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .config import Config, SVIConfig
 from .data import PreparedData
+from .devices import is_main_process, pad_rows, row_devices, shard_rows
 from .guide import NOISE_SITES
-from .programs import CHUNK, Programs, data_args, enable_compilation_cache, programs
+from .minibatch import (
+    BatchedPrograms,
+    RowSource,
+    batched_programs,
+    compact_draws,
+    resolve_batch_size,
+)
+from .programs import (
+    CHUNK,
+    Programs,
+    data_args,
+    enable_compilation_cache,
+    programs,
+    schedule_rates,
+    shape_config,
+)
+from .relabel import relabel_draws
 from .warm_start import warm_start_params
 
 __all__ = ["SVIFit", "default_progress", "fit_svi", "relabel_draws"]
-
-CLUSTER_SITES = (
-    "W",
-    "b",
-    "sigma",
-    "b_shift",
-    "log_sigma_shift",
-    "intercept_shift",
-    "noise_shift",
-    "membership",
-    "inclusion",
-    "weights",
-    "log_weights",
-)
 
 
 def default_progress() -> bool:
@@ -79,6 +81,13 @@ class SVIFit:
         Per restart at its guide median: ``score`` ``(R,)`` Laplace-style ELBO, ``order``
         ``(R, d)`` node potentials, ``partition`` ``(R, n)`` hard assignment, ``inclusion``
         ``(R, K, d, d)``.
+    membership_mean : ndarray, optional
+        ``(n, K)`` posterior mean memberships of a minibatch fit, whose draws hold each
+        draw's ``cluster_size`` instead of per-draw memberships; ``None`` otherwise.
+    batch_size : int
+        Rows per SVI step (0: every row, the full-batch fit).
+    devices : int
+        Devices the rows were split over (:mod:`bayes_hcl.devices`).
     timings : dict of str to float
         ``compile_s``, ``run_s``, ``steps_per_s``, ``draws_s``, ``total_s``.
     """
@@ -89,12 +98,60 @@ class SVIFit:
     restart_weights: np.ndarray
     elbo_history: np.ndarray
     restart_summary: dict[str, np.ndarray]
+    membership_mean: np.ndarray | None = None
+    batch_size: int = 0
+    devices: int = 1
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _restart_summary(prog: Programs, states, active, args) -> dict:
+class _FullBatch:
+    """Every step sees all rows: the data arrays are put on the device(s) once (split over
+    several devices by rows, padded to a multiple of their number)."""
+
+    def __init__(self, data: PreparedData, devices: int):
+        args = data_args(data)
+        if devices > 1:
+            args, weight = pad_rows(args, data.n, devices)
+            args = args if weight is None else (*args, jnp.asarray(weight))
+            args = shard_rows(args, args[0].shape[0], devices)
+        self.args, self.n, self.devices = args, data.n, devices
+        self.padded = int(args[0].shape[0])
+
+    def batch(self) -> tuple:
+        return self.args
+
+    def chunk(self) -> tuple:
+        return self.args
+
+    def summary_rows(self) -> tuple:
+        return self.args
+
+
+def _programs_and_feed(data: PreparedData, config: Config, seed: int):
+    """The compiled programs of this fit and what feeds them rows (all, or minibatches)."""
+    column_types, node_of = data.model_layout(config.model.count_likelihood)
+    devices = row_devices()
+    batch = resolve_batch_size(config.svi, data.n, devices)
+    if batch:
+        prog = batched_programs(shape_config(config), column_types, batch, node_of, devices)
+        return prog, RowSource(data, batch, seed, devices)
+    feed = _FullBatch(data, devices)
+    return programs(shape_config(config), column_types, feed.padded, node_of, devices), feed
+
+
+def _trim(values: dict, n: int) -> dict:
+    """Drop the padding rows (beyond ``n``) of a multi-device full-batch fit's outputs."""
+    out = dict(values)
+    for name in ("membership", "log_lik", "partition"):
+        if name in out and out[name].shape[-1 if name != "membership" else -2] != n:
+            out[name] = out[name][:, :n]
+    return out
+
+
+def _restart_summary(prog: Programs, states, active, args, n: int) -> dict:
     """Guide-median summary of every restart (order, memberships, partition) as NumPy arrays."""
-    return {name: np.asarray(value) for name, value in prog.summary(states, active, args).items()}
+    out = {name: np.asarray(value) for name, value in prog.summary(states, active, args).items()}
+    return _trim(out, n)
 
 
 def _initial_active(svi_cfg: SVIConfig, max_clusters: int) -> jnp.ndarray:
@@ -145,8 +202,9 @@ def _prune(summary: dict, active, fractions: np.ndarray):
     return jnp.asarray(keep, dtype=jnp.float32) * active
 
 
-def _warm_restarts(prog, states, summary, active, data, step: int, key, args, seed: int):
-    """Re-start every restart at the order found by searching from its own memberships."""
+def _warm_restarts(prog, states, summary, active, data, step: int, key, args, seed, rates):
+    """Re-start every restart at the order found by searching from its own memberships
+    (at ``step``; ``rates``: the fit's schedule rates)."""
     params = []
     current = jax.vmap(prog.svi.get_params)(states)
     sites = ("W", "mu", "b_base", "b_shift", "log_sigma_base", "log_sigma_shift")
@@ -173,7 +231,7 @@ def _warm_restarts(prog, states, summary, active, data, step: int, key, args, se
             if f"{name}_{part}" in current:
                 stacked[f"{name}_{part}"] = current[f"{name}_{part}"]
     keys = jax.random.split(key, len(params))
-    return prog.restart_from(keys, stacked, jnp.float32(step), args)
+    return prog.restart_from(keys, stacked, jnp.float32(step), args, rates)
 
 
 def _restart_weights(elbo: np.ndarray) -> np.ndarray:
@@ -191,39 +249,6 @@ def _allocate(weights: np.ndarray, total: int) -> np.ndarray:
     order = np.argsort(-(raw - counts), kind="stable")
     counts[order[: total - counts.sum()]] += 1
     return np.repeat(np.arange(len(weights)), counts)
-
-
-def relabel_draws(draws: dict[str, np.ndarray], reference: np.ndarray) -> dict[str, np.ndarray]:
-    """Permute each draw's clusters to best match ``reference`` memberships (Hungarian).
-
-    Parameters
-    ----------
-    draws : dict
-        Draws with a leading draw axis; sites in ``CLUSTER_SITES`` carry a cluster axis
-        (axis 1, or the last axis for ``membership``).
-    reference : ndarray
-        ``(n, K)`` reference memberships.
-
-    Returns
-    -------
-    dict
-        The draws with clusters permuted, then sorted by decreasing mean mixture weight.
-    """
-    overlap = np.einsum("sik,ir->skr", draws["membership"], reference)
-    perms = np.stack([linear_sum_assignment(-o)[1].argsort() for o in overlap])
-    # perms[s, r] = draw cluster matched to reference cluster r
-    mass = np.take_along_axis(np.exp(draws["log_weights"]), perms, axis=1).mean(0)
-    order = np.argsort(-mass, kind="stable")
-    perms = perms[:, order]
-    out = dict(draws)
-    for name in CLUSTER_SITES:
-        if name not in draws:
-            continue
-        axis = draws[name].ndim - 1 if name == "membership" else 1
-        idx = perms.reshape(perms.shape + (1,) * (draws[name].ndim - 2))
-        out[name] = np.take_along_axis(draws[name], np.moveaxis(idx, 1, axis), axis=axis)
-    out.pop("v", None)
-    return out
 
 
 def fit_svi(
@@ -249,38 +274,43 @@ def fit_svi(
     """
     from tqdm.auto import tqdm
 
-    progress = default_progress() if progress is None else progress
+    progress = (default_progress() if progress is None else progress) and is_main_process()
     start = time.perf_counter()
     enable_compilation_cache()
-    args = data_args(data)
-    column_types, node_of = data.model_layout(config.model.count_likelihood)
-    prog = programs(config, column_types, data.n, node_of)
+    prog, feed = _programs_and_feed(data, config, seed)
     compile_start = prog.compile_s
     rng_key = jax.random.PRNGKey(seed)
     k_init, k_draws, k_search = jax.random.split(rng_key, 3)
     svi_cfg = config.svi
     init_keys = jax.random.split(k_init, svi_cfg.num_restarts)
-    prog.compile_ahead(init_keys, args)
-    states = prog.init_states(init_keys, args)
+    first_batch = feed.batch()
+    prog.compile_ahead(init_keys, first_batch)
+    states = prog.init_states(init_keys, first_batch)
+    rows = feed.summary_rows()
     n_chunks = -(-svi_cfg.num_steps // CHUNK)
     prune_chunk = round(svi_cfg.prune_at * n_chunks) if svi_cfg.prune_fraction > 0 else -1
     search_chunk = round(svi_cfg.order_search_at * n_chunks) if svi_cfg.order_search_at else -1
     active = _initial_active(svi_cfg, config.model.max_clusters)
     losses, search_s = [], 0.0
     run_start, compile_before = time.perf_counter(), prog.compile_s
+    chunk, rates = feed.chunk(), schedule_rates(svi_cfg)
     with tqdm(total=n_chunks * CHUNK, desc="SVI", disable=not progress, unit="step") as bar:
         for c in range(n_chunks):
             if c in (prune_chunk, search_chunk):
-                summary = _restart_summary(prog, states, active, args)
+                summary = _restart_summary(prog, states, active, rows, data.n)
                 if svi_cfg.prune_fraction > 0:
                     active = _prune(summary, active, _prune_fractions(svi_cfg))
             if c == search_chunk:
                 search_start = time.perf_counter()
+                batch = feed.batch()
                 states = _warm_restarts(
-                    prog, states, summary, active, data, c * CHUNK, k_search, args, seed
+                    prog, states, summary, active, data, c * CHUNK, k_search, batch, seed, rates
                 )
                 search_s = time.perf_counter() - search_start
-            states, loss = prog.run_chunk(states, jnp.float32(c * CHUNK), active, args)
+            step0 = jnp.float32(c * CHUNK)
+            states, loss = prog.run_chunk(states, step0, active, chunk, rates)
+            if c + 1 < n_chunks:
+                chunk = feed.chunk()  # the next minibatches are gathered while this chunk runs
             losses.append(np.asarray(loss))
             bar.update(CHUNK)
             bar.set_postfix(elbo=f"{-float(np.nanmin(loss[:, -1])):.4g}")
@@ -288,14 +318,21 @@ def fit_svi(
     # reported ELBO: mean of the last chunk of single-particle estimates; restarts are weighted
     # by the deterministic Laplace-style ELBO (see Programs._laplace_elbo), far less noisy
     elbo = -losses[-1].mean(axis=1)
-    summary = _restart_summary(prog, states, active, args)
+    summary = _restart_summary(prog, states, active, rows, data.n)
     weights = _restart_weights(summary["score"])
     restarts = _allocate(weights, svi_cfg.num_samples)
     draw_start = time.perf_counter()
-    raw = prog.posterior(states, active, jnp.asarray(restarts), k_draws, args)
-    draws = {name: np.asarray(value) for name, value in raw.items()}
-    best = restarts == np.argmax(weights)
-    draws = relabel_draws(draws, draws["membership"][best].mean(0))
+    membership_mean = None
+    if isinstance(prog, BatchedPrograms):
+        best = int(np.argmax(weights))
+        draws, membership_mean = compact_draws(
+            prog, states, active, restarts, best, k_draws, rows, seed
+        )
+    else:
+        raw = prog.posterior(states, active, jnp.asarray(restarts), k_draws, rows)
+        draws = _trim({name: np.asarray(value) for name, value in raw.items()}, data.n)
+        best = restarts == np.argmax(weights)
+        draws = relabel_draws(draws, draws["membership"][best].mean(0))
     history = -np.concatenate(losses, axis=1)[:, : svi_cfg.num_steps]
     total_steps = n_chunks * CHUNK * svi_cfg.num_restarts
     return SVIFit(
@@ -308,6 +345,9 @@ def fit_svi(
             **{k: v for k, v in summary.items() if k != "membership"},
             "forced_one_cluster": _forced_one_cluster(svi_cfg, config.model.max_clusters),
         },
+        membership_mean=membership_mean,
+        batch_size=getattr(prog, "batch_size", 0),
+        devices=feed.devices,
         timings={
             "compile_s": prog.compile_s - compile_start,
             "run_s": run_s,

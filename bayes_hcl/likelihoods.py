@@ -9,6 +9,7 @@ each family on its own nodes only.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,9 @@ __all__ = [
 #: Type code of every model column: a categorical variable's non-reference levels are
 #: ``CATEGORICAL`` columns (one linear predictor each).
 CONTINUOUS, BINARY, COUNT, NEGBIN, CATEGORICAL = 0, 1, 2, 3, 4
-_HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
+# a NumPy scalar, not a JAX array: building one at import would start JAX's backend, which
+# jax.distributed.initialize must precede (float32 of the exact value = what JAX computed)
+_HALF_LOG_2PI = np.float32(0.5 * math.log(2.0 * math.pi))
 _SQRT2 = float(np.sqrt(2.0))
 
 

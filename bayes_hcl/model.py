@@ -247,11 +247,11 @@ def hcl_model(
     observed,
     temperature,
     active=None,
+    row_weight=None,
     *,
     types: tuple[int, ...],
     config: ModelConfig,
     straight_through: bool = False,
-    subsample_size: int | None = None,
     node_of: tuple[int, ...] | None = None,
 ):
     """DP mixture of linear SEMs sharing a causal order, with spike-and-slab edges.
@@ -278,8 +278,9 @@ def hcl_model(
         Use the hard order in the likelihood for every edge, with the soft mask's gradient. By
         default only edges that touch a binary, count or categorical node do so
         (:func:`~bayes_hcl.order_masks.mixed_order_mask`).
-    subsample_size : int, optional
-        Minibatch size of the observation plate.
+    row_weight : float or array ``(n,)``, optional
+        Weight of every row's log-likelihood: ``n_total / batch_size`` for a minibatch (an
+        unbiased estimate of the full data's), 0 for padding rows; ``None``: every row once.
     node_of : tuple of int, optional
         Variable of every model column when some variable is categorical (its one-hot block
         of non-reference levels): the columns of ``y``, ``x``, ``offset``, ``observed`` and
@@ -295,7 +296,7 @@ def hcl_model(
         return mixed_order_mask(phi, temperature, variable_types), phi
 
     _linear_sem(
-        y, x, offset, observed, active, soft_order, types, config, subsample_size, node_of=node_of
+        y, x, offset, observed, active, soft_order, types, config, row_weight, node_of=node_of
     )
 
 
@@ -333,7 +334,7 @@ def _linear_sem(
     order_fn,
     types,
     config: ModelConfig,
-    subsample_size=None,
+    row_weight=None,
     masked_prior: bool = False,
     node_of=None,
 ):
@@ -359,22 +360,23 @@ def _linear_sem(
     intercepts, noise = _cluster_shifts(config, k, width)
     noise_shape = _noise_shape(config, width)
     weights = w * expand_to_columns(mask, node_of)
-    with numpyro.plate("obs", n, subsample_size=subsample_size) as idx:
+    with numpyro.plate("obs", n):
         comp = component_loglik(
-            y[idx],
-            x[idx],
+            y,
+            x,
             types,
-            offset[idx] if jnp.ndim(offset) == 2 else offset,
+            offset,
             weights,
             intercepts,
             noise,
             phi,
             noise_shape,
             config.noise_family,
-            None if observed is None else observed[idx],
+            observed,
             node_of,
         )
-        numpyro.factor("loglik", logsumexp(comp + log_pi, axis=-1))
+        log_lik = logsumexp(comp + log_pi, axis=-1)
+        numpyro.factor("loglik", log_lik if row_weight is None else row_weight * log_lik)
 
 
 def _weight_prior(config: ModelConfig, rho, mu, node_of):

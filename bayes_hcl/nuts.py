@@ -21,9 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.util import potential_energy, unconstrain_fn
 
-from .config import Config
+from .config import Config, ConfigError
 from .data import DataError, PreparedData
 from .inference import SVIFit, default_progress, fit_svi, relabel_draws
+from .minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from .model import draw_quantities, ordered_model
 from .order_moves import OrderedNUTS, cluster_moments
 from .programs import data_args, enable_compilation_cache
@@ -352,6 +353,12 @@ def fit_nuts(
         raise DataError(
             f"method 'nuts' does not support categorical variables yet (column "
             f"{categorical[0]!r}); fit by 'svi', or declare the column ordinal"
+        )
+    batch = resolve_batch_size(config.svi, data.n)
+    if batch:
+        raise ConfigError(
+            f"method 'nuts' evaluates all {data.n} rows at every step and takes no minibatches "
+            f"(svi.batch_size {batch}; automatic above {FULL_BATCH_MAX_ROWS} rows); fit by 'svi'"
         )
     start = time.perf_counter()
     enable_compilation_cache()

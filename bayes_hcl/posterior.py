@@ -37,6 +37,7 @@ _DIMS = {
     "noise_shift": ["cluster", "node"],
     "log_weights": ["cluster"],
     "membership": ["obs", "cluster"],
+    "cluster_size": ["cluster"],
     "alpha": [],
     "noise_weights": ["node", "noise_component"],
     "noise_locs": ["node", "noise_component"],
@@ -70,6 +71,14 @@ def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
     )
 
 
+def _memberships_group(mean: np.ndarray, coords: dict[str, Any]) -> xr.Dataset:
+    """Posterior mean memberships of a minibatch fit (which keeps no per-draw ones)."""
+    return xr.Dataset(
+        {"mean": (("obs", "cluster"), mean.astype(np.float32))},
+        coords={k: coords[k] for k in ("obs", "cluster")},
+    )
+
+
 def restart_evidence(fit, n: int, prune_fraction: float) -> dict[str, list]:
     """Per SVI restart: its score (Laplace-style ELBO), occupied clusters, forced K = 1.
 
@@ -90,13 +99,18 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
 
     An SVI fit's draws get a chain axis of length 1 and ``sample_stats.restart`` (the restart
     each draw came from); a NUTS fit keeps its chains and NUTS's statistics. The ``restarts``
-    group holds one entry per SVI restart or per NUTS chain.
+    group holds one entry per SVI restart or per NUTS chain. A minibatch fit has no per-draw
+    memberships: its posterior holds ``cluster_size`` (each draw's expected rows per
+    cluster), a ``memberships`` group the mean memberships, and there is no
+    ``log_likelihood`` group.
     """
     chained = hasattr(fit, "sample_stats")
     draws = fit.draws if chained else {k: v[None] for k, v in fit.draws.items()}
     stats = fit.sample_stats if chained else {"restart": fit.draw_restart[None]}
     posterior = {k: v for k, v in draws.items() if k in _DIMS}
-    posterior["membership"] = posterior["membership"].astype(np.float32)
+    compact = getattr(fit, "membership_mean", None) is not None
+    if not compact:
+        posterior["membership"] = posterior["membership"].astype(np.float32)
     coords = {
         "cluster": np.arange(draws["log_weights"].shape[-1]),
         "node": list(data.columns),
@@ -113,14 +127,17 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
         coords["term"] = coords["parent_term"] = list(data.model_terms())
         for name in _COLUMN_SITES:
             dims[name] = [_TERM_DIMS.get(dim, dim) for dim in dims[name]]
+    extra = {"restarts": _restarts_group(fit, coords)}
+    if compact:
+        extra["memberships"] = _memberships_group(fit.membership_mean, coords)
     return arviz_io.from_arrays(
         posterior=posterior,
-        log_likelihood={"obs_loglik": draws["log_lik"]},
+        log_likelihood=None if compact else {"obs_loglik": draws["log_lik"]},
         sample_stats=stats,
         observed_data={"y": data.y},
         constant_data={"x": data.x},
         coords=coords,
         dims={**dims, "obs_loglik": ["obs"], "y": ["obs", "node"], "x": ["obs", "node"]},
-        extra_groups={"restarts": _restarts_group(fit, coords)},
+        extra_groups=extra,
         attrs={k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()},
     )

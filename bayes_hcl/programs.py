@@ -10,6 +10,8 @@ recompile, and JAX's persistent compilation cache keeps them across processes.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import os
 import time
@@ -27,6 +29,7 @@ from numpyro.optim import ClippedAdam
 
 from .config import Config, ModelConfig, SVIConfig
 from .data import PreparedData
+from .devices import replicated
 from .guide import guide_median, guide_sample, initial_params, latent_sites, mean_field_guide
 from .model import draw_quantities, hcl_model
 
@@ -37,6 +40,8 @@ __all__ = [
     "data_args",
     "enable_compilation_cache",
     "programs",
+    "schedule_rates",
+    "shape_config",
 ]
 
 CHUNK = 50
@@ -101,19 +106,35 @@ def data_args(data: PreparedData) -> tuple[jnp.ndarray | None, ...]:
     )
 
 
+def schedule_rates(svi_cfg: SVIConfig) -> jnp.ndarray:
+    """``[1 / num_steps, 1 / anneal_steps]``: the progress per step of the learning-rate and
+    temperature schedules. An argument of the compiled programs, so a new step count does not
+    compile them again; reciprocals, as XLA turns a division by a constant into them (the
+    schedules are then bit for bit those of a program with the step count built in)."""
+    anneal_steps = max(1.0, svi_cfg.anneal_fraction * svi_cfg.num_steps)
+    lengths = np.asarray([svi_cfg.num_steps, anneal_steps], dtype=np.float32)
+    return jnp.asarray(np.float32(1.0) / lengths)
+
+
 def _schedules(svi_cfg: SVIConfig, model_cfg: ModelConfig):
-    steps = svi_cfg.num_steps
+    """Learning rate and order temperature at step ``i`` given the fit's
+    :func:`schedule_rates` ``rates`` (traced)."""
     lr_ratio = svi_cfg.final_learning_rate / svi_cfg.learning_rate
-    anneal_steps = max(1.0, svi_cfg.anneal_fraction * steps)
     t_ratio = model_cfg.order_temperature / svi_cfg.initial_temperature
 
-    def learning_rate(i):
-        return svi_cfg.learning_rate * lr_ratio ** jnp.minimum(i / steps, 1.0)
+    def learning_rate(i, rates):
+        return svi_cfg.learning_rate * lr_ratio ** jnp.minimum(i * rates[0], 1.0)
 
-    def temperature(i):
-        return svi_cfg.initial_temperature * t_ratio ** jnp.minimum(i / anneal_steps, 1.0)
+    def temperature(i, rates):
+        return svi_cfg.initial_temperature * t_ratio ** jnp.minimum(i * rates[1], 1.0)
 
     return learning_rate, temperature
+
+
+def shape_config(config: Config) -> Config:
+    """``config`` with the settings the compiled programs do not depend on made canonical
+    (the step count is passed to them), so fits that differ only there share programs."""
+    return dataclasses.replace(config, svi=dataclasses.replace(config.svi, num_steps=CHUNK))
 
 
 class Programs:
@@ -129,20 +150,36 @@ class Programs:
         types: tuple[int, ...],
         n: int,
         node_of: tuple[int, ...] | None = None,
+        devices: int = 1,
     ):
         self.config, self.types, self.n, self.node_of = config, types, n, node_of
+        self.devices = devices
         self.width = len(types)
         self.d = self.width if node_of is None else max(node_of) + 1
         self.model = functools.partial(hcl_model, types=types, config=config.model, node_of=node_of)
-        guide = functools.partial(mean_field_guide, config=config.model, nodes=self.d)
-        lr, self.temperature = _schedules(config.svi, config.model)
-        self.svi = SVI(
-            self.model, guide, ClippedAdam(step_size=lr, clip_norm=10.0), _OrderedTraceELBO()
-        )
+        self.guide = functools.partial(mean_field_guide, config=config.model, nodes=self.d)
+        self._learning_rate, self.temperature = _schedules(config.svi, config.model)
+        # annealing ends before the last step: the final temperature is the model's
+        self.final_temperature = self.temperature(1.0, jnp.ones(2))
+        # init and get_params do not use the step size; updates use svi_of(rates)
+        self.svi = SVI(self.model, self.guide, self._optimizer(jnp.ones(2)), _OrderedTraceELBO())
         self._compiled: dict[str, Any] = {}
         self._pending: dict[str, Future] = {}
         self.compile_s = 0.0
         self.compile_times: dict[str, float] = {}
+
+    def _optimizer(self, rates) -> ClippedAdam:
+        def step_size(i):
+            return self._learning_rate(i, rates)
+
+        return ClippedAdam(step_size=step_size, clip_norm=10.0)
+
+    def svi_of(self, rates) -> SVI:
+        """The SVI object of a fit of :func:`schedule_rates` ``rates``: ``self.svi``
+        (after its ``init``) with that fit's learning-rate schedule."""
+        svi = copy.copy(self.svi)
+        svi.optim = self._optimizer(rates)
+        return svi
 
     def compile_ahead(self, keys, args) -> None:
         """Compile the programs needed after the SVI loop starts on a background thread.
@@ -160,19 +197,27 @@ class Programs:
         draws = jax.ShapeDtypeStruct((self.config.svi.num_samples,), jnp.int32)
         key = jax.ShapeDtypeStruct(keys.shape[1:], keys.dtype)
         step = jax.ShapeDtypeStruct((), jnp.float32)
+        rates = jax.ShapeDtypeStruct((2,), jnp.float32)
         jobs = {
             "summary": (self._summary, states, active, args),
-            "restart_from": (self._restart_from, keys, params, step, args),
+            "restart_from": (self._restart_from, keys, params, step, args, rates),
             "posterior": (self._posterior, states, active, draws, key, args),
         }
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bayes_hcl-compile")
         for name, (fn, *call_args) in jobs.items():
-            lowered = jax.jit(fn).lower(*call_args)
+            lowered = self._jit(fn).lower(*call_args)
             self._pending[name] = pool.submit(self._compile_lowered, name, lowered)
         pool.shutdown(wait=False)
 
     def _compile(self, name, fn, *call_args):
-        return self._compile_lowered(name, jax.jit(fn).lower(*call_args))
+        return self._compile_lowered(name, self._jit(fn).lower(*call_args))
+
+    def _jit(self, fn):
+        """``jax.jit``; on several devices every output is replicated, so each process can
+        read it whole (the rows' shares are gathered inside the program)."""
+        if self.devices == 1:
+            return jax.jit(fn)
+        return jax.jit(fn, out_shardings=replicated(self.devices))
 
     def _compile_lowered(self, name, lowered):
         start = time.perf_counter()
@@ -185,13 +230,15 @@ class Programs:
         """Initial SVI states of all restarts (vmapped)."""
         return self._get("init", self._init_states, keys, args)
 
-    def restart_from(self, keys, params, step, args):
-        """Fresh SVI states at given guide parameters; the schedules resume at ``step``."""
-        return self._get("restart_from", self._restart_from, keys, params, step, args)
+    def restart_from(self, keys, params, step, args, rates):
+        """Fresh SVI states at given guide parameters; the schedules (of
+        :func:`schedule_rates` ``rates``) resume at ``step``."""
+        return self._get("restart_from", self._restart_from, keys, params, step, args, rates)
 
-    def run_chunk(self, states, step0, active, args):
-        """Advance every restart by ``CHUNK`` steps (``active``: ``(R, K)`` cluster mask)."""
-        return self._get("chunk", self._run_chunk, states, step0, active, args)
+    def run_chunk(self, states, step0, active, args, rates):
+        """Advance every restart by ``CHUNK`` steps (``active``: ``(R, K)`` cluster mask;
+        ``rates``: the fit's :func:`schedule_rates`)."""
+        return self._get("chunk", self._run_chunk, states, step0, active, args, rates)
 
     def summary(self, states, active, args):
         """Guide-median summary of every restart: score, order, memberships, inclusion."""
@@ -222,33 +269,44 @@ class Programs:
                 k_params, x, self.config.model, self.config.svi.order_init_scale, self.d
             )
             active = jnp.ones(self.config.model.max_clusters)
-            return self.svi.init(k_init, *args, self.temperature(0.0), active, init_params=init)
+            model_args = self._model_args(args, self.temperature(0.0, jnp.ones(2)), active)
+            return self.svi.init(k_init, *model_args, init_params=init)
 
         return jax.vmap(one)(keys)
 
-    def _restart_from(self, keys, params, step, args):
+    def _restart_from(self, keys, params, step, args, rates):
         active = jnp.ones(self.config.model.max_clusters)
 
         def one(key, init):
-            state = self.svi.init(key, *args, self.temperature(step), active, init_params=init)
+            model_args = self._model_args(args, self.temperature(step, rates), active)
+            state = self.svi.init(key, *model_args, init_params=init)
             count, opt_state = state.optim_state
             return state._replace(optim_state=(step.astype(count.dtype), opt_state))
 
         return jax.vmap(one)(keys, params)
 
-    def _run_chunk(self, states, step0, active, args):
+    def _run_chunk(self, states, step0, active, args, rates):
+        svi = self.svi_of(rates)
+
         def one(state, mask):
             def body(state, t):
-                return self.svi.update(state, *args, self.temperature(step0 + t), mask)
+                model_args = self._model_args(args, self.temperature(step0 + t, rates), mask)
+                return svi.update(state, *model_args)
 
             return lax.scan(body, state, jnp.arange(CHUNK, dtype=jnp.float32))
 
         return jax.vmap(one)(states, active)
 
+    def _model_args(self, args, temperature, active) -> tuple:
+        """Positional arguments of the model and guide: the data arrays, then the order
+        temperature, the clusters in use and, when ``args`` has one (a minibatch, padded
+        rows), the rows' log-likelihood weight."""
+        return (*args[:4], temperature, active, *args[4:])
+
     def _quantities(self, latents, args, active):
         return draw_quantities(
             latents,
-            *args,
+            *args[:4],
             active,
             types=self.types,
             config=self.config.model,
@@ -265,8 +323,8 @@ class Programs:
         """
         sites = latent_sites(self.config.model, self.d, self.width)
         centre = {name: params[f"{name}_loc"] for name in sites}
-        final = self.temperature(jnp.float32(self.config.svi.num_steps))
-        log_joint = -potential_energy(self.model, (*args, final, active), {}, centre)
+        model_args = self._model_args(args, self.final_temperature, active)
+        log_joint = -potential_energy(self.model, model_args, {}, centre)
         entropy = sum(jnp.log(params[f"{name}_scale"]).sum() for name in sites)
         return log_joint + entropy
 
@@ -300,8 +358,12 @@ class Programs:
 
 @functools.lru_cache(maxsize=16)
 def programs(
-    config: Config, types: tuple[int, ...], n: int, node_of: tuple[int, ...] | None = None
+    config: Config,
+    types: tuple[int, ...],
+    n: int,
+    node_of: tuple[int, ...] | None = None,
+    devices: int = 1,
 ) -> Programs:
-    """The (cached) programs of one configuration, column types, number of rows and (with
-    categorical variables) column-to-variable map."""
-    return Programs(config, types, n, node_of)
+    """The (cached) programs of one configuration, column types, number of rows, (with
+    categorical variables) column-to-variable map and number of devices."""
+    return Programs(config, types, n, node_of, devices)

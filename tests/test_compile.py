@@ -1,4 +1,5 @@
-"""Compile once: new seeds and new data values of the same shape reuse the traced programs."""
+"""Compile once: new seeds, step counts and data values of the same shape reuse the traced
+programs."""
 
 import pytest
 
@@ -30,6 +31,9 @@ def test_new_seed_and_new_values_reuse_the_compiled_programs(model_traces):
     assert first > 0
     # other values, another seed, the same shape and types: nothing is traced again
     bayes_hcl.fit(simulate(57, d=4, seed=2).data, seed=7, **options)
+    assert model_traces["traces"] == first
+    # another step count: the schedules take it as an argument, nothing is traced again
+    bayes_hcl.fit(simulate(57, d=4, seed=2).data, seed=7, **{**options, "num_steps": 150})
     assert model_traces["traces"] == first
 
 

@@ -36,6 +36,7 @@ def _report_sections(path: Path) -> list[str]:
     return re.findall(r'<section id="([a-z]+)">', path.read_text())
 
 
+@pytest.mark.slow  # 22 s; the same calls run in test_cli's demo and test_api; Sachs runs here
 def test_quickstart_notebook_runs_and_finds_the_clusters(tmp_path):
     text = _run_notebook("quickstart.ipynb", tmp_path)
     ari = float(re.search(r"adjusted Rand index against the hidden truth: ([\d.]+)", text)[1])

@@ -126,3 +126,17 @@ def test_same_seed_same_result_and_no_recompilation(small_fit, small_sim):
     assert again.meta["timings"]["compile_s"] == 0.0
     other = bh.fit(small_sim.data, seed=1, progress=False, **SMALL_FIT)
     assert other.meta["timings"]["compile_s"] == 0.0
+
+
+def test_partition_of_many_rows_is_each_rows_most_probable_cluster(small_fit, monkeypatch):
+    from bayes_hcl import summary
+    from bayes_hcl.metrics import adjusted_rand_index
+    from bayes_hcl.results import HCLResult
+
+    # above the limit the expected-loss partition would need an n x n matrix
+    monkeypatch.setattr(summary, "LOSS_PARTITION_MAX_ROWS", 10)
+    many = HCLResult(small_fit.idata)
+    mean = many._mean_membership()
+    expected = summary.absorb_small_clusters(mean.argmax(1), mean, many._min_size)
+    np.testing.assert_array_equal(many.clusters(), expected)
+    assert adjusted_rand_index(many.clusters(), small_fit.clusters()) > 0.9
