@@ -51,7 +51,11 @@ def _options(method: str, **values) -> tuple[dict, dict]:
     """Split the step/draw options between the SVI and NUTS settings."""
     given = {k: v for k, v in values.items() if v is not None}
     for key, value in given.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        if key == "batch_size":
+            continue  # 0 (automatic) and the smallest batch are checked by SVIConfig
+        if value < 1:
             raise ConfigError(f"{key} must be a positive integer, got {value!r}")
     nuts_keys = {"num_warmup", "num_chains"} | ({"num_samples"} if method == "nuts" else set())
     nuts = {k: v for k, v in given.items() if k in nuts_keys}

@@ -52,7 +52,7 @@ from .programs import (
 from .relabel import relabel_draws
 from .warm_start import warm_start_params
 
-__all__ = ["SVIFit", "default_progress", "fit_svi", "relabel_draws"]
+__all__ = ["SVIFit", "default_progress", "fit_svi"]
 
 
 def default_progress() -> bool:

@@ -147,8 +147,16 @@ class RowSource:
         return self
 
     def blocks(self, size: int, rows: np.ndarray | None = None):
-        """Yield ``(block, count)``: ``block`` holds ``size`` rows as ``y, x, offset,
-        observed`` (the last block padded by repeating row 0), ``count`` the real rows."""
+        """The rows (all, or ``rows`` in that order) in blocks of ``size``.
+
+        Yields
+        ------
+        block : tuple
+            ``size`` rows as ``y, x, offset, observed`` (the last block padded by repeating
+            row 0).
+        count : int
+            How many of them are real rows.
+        """
         rows = np.arange(self.n) if rows is None else rows
         for start in range(0, len(rows), size):
             real = rows[start : start + size]

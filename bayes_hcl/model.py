@@ -270,6 +270,9 @@ def hcl_model(
         Temperature of the soft order mask (annealed by SVI).
     active : array ``(K,)``, optional
         1 for clusters in use, 0 for clusters pruned by the fit (weight fixed at zero).
+    row_weight : float or array ``(n,)``, optional
+        Weight of every row's log-likelihood: ``n_total / batch_size`` for a minibatch (an
+        unbiased estimate of the full data's), 0 for padding rows; ``None``: every row once.
     types : tuple of int
         Static type code of every node.
     config : ModelConfig
@@ -278,9 +281,6 @@ def hcl_model(
         Use the hard order in the likelihood for every edge, with the soft mask's gradient. By
         default only edges that touch a binary, count or categorical node do so
         (:func:`~bayes_hcl.order_masks.mixed_order_mask`).
-    row_weight : float or array ``(n,)``, optional
-        Weight of every row's log-likelihood: ``n_total / batch_size`` for a minibatch (an
-        unbiased estimate of the full data's), 0 for padding rows; ``None``: every row once.
     node_of : tuple of int, optional
         Variable of every model column when some variable is categorical (its one-hot block
         of non-reference levels): the columns of ``y``, ``x``, ``offset``, ``observed`` and

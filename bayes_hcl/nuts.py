@@ -23,11 +23,12 @@ from numpyro.infer.util import potential_energy, unconstrain_fn
 
 from .config import Config, ConfigError
 from .data import DataError, PreparedData
-from .inference import SVIFit, default_progress, fit_svi, relabel_draws
+from .inference import SVIFit, default_progress, fit_svi
 from .minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from .model import draw_quantities, ordered_model
 from .order_moves import OrderedNUTS, cluster_moments
 from .programs import data_args, enable_compilation_cache
+from .relabel import relabel_draws
 from .summary import min_cluster_size
 
 __all__ = ["NUTSFit", "fit_nuts", "initial_values", "sample_nuts"]

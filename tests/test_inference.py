@@ -8,8 +8,8 @@ from bayes_hcl.inference import (
     _prune_fractions,
     _restart_weights,
     default_progress,
-    relabel_draws,
 )
+from bayes_hcl.relabel import relabel_draws
 
 
 def test_relabel_draws_undoes_a_permutation_and_sorts_by_weight():

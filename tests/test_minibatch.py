@@ -36,6 +36,25 @@ def test_bad_batch_size_is_refused_with_its_key(value):
         SVIConfig(batch_size=value)
 
 
+@pytest.mark.parametrize("value", [-1, 5, 2.5])
+def test_fit_refuses_a_bad_batch_size_before_reading_the_data(value):
+    with pytest.raises(ConfigError, match="batch_size"):
+        bh.fit("no-such-file.csv", batch_size=value)
+
+
+def test_fit_takes_batch_size_zero_as_automatic(monkeypatch):
+    seen = {}
+
+    def stop(data, config, **_):
+        seen["batch_size"] = config.svi.batch_size
+        raise RuntimeError("stop before fitting")
+
+    monkeypatch.setattr(bh.api, "fit_svi", stop)
+    with pytest.raises(RuntimeError, match="stop before fitting"):
+        bh.fit(bh.simulate(20, d=3, seed=0).data, batch_size=0)
+    assert seen == {"batch_size": 0}
+
+
 def test_block_rows_keeps_the_block_within_its_element_budget():
     for draws, k, width in [(200, 8, 10), (200, 8, 100), (4, 4, 5), (1, 1, 1)]:
         rows = minibatch.block_rows(draws, k, width)
