@@ -25,8 +25,9 @@ METHODS = ("svi", "nuts")
 
 
 def versions() -> dict[str, str]:
-    """Versions of the package and of the libraries that shape its numbers."""
-    out = {"python": platform.python_version()}
+    """Versions of the package and of the libraries that shape its numbers, and the platform
+    (operating system and machine: floating-point results can differ between them)."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
     for name in ("bayes_hcl", "jax", "jaxlib", "numpyro", "arviz", "numpy"):
         try:
             out[name] = metadata.version(name)

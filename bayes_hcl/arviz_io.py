@@ -27,6 +27,7 @@ __all__ = [
     "ARVIZ_MAJOR",
     "ess_array",
     "from_arrays",
+    "has_group",
     "read_netcdf",
     "rhat_array",
     "write_netcdf",
@@ -72,6 +73,13 @@ def from_arrays(
             data.add_groups(extra_groups)
     data.posterior.attrs.update(attrs)
     return data
+
+
+def has_group(data, name: str) -> bool:
+    """Whether the container has the group ``name`` (InferenceData or DataTree)."""
+    if ARVIZ_MAJOR >= 1:
+        return name in data.children
+    return name in data.groups()
 
 
 def write_netcdf(data, path: str | os.PathLike) -> None:

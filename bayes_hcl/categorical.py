@@ -34,6 +34,7 @@ __all__ = [
     "LEVEL_KINDS",
     "MAX_LEVELS",
     "MIN_ROWS_PER_LEVEL",
+    "check_numeric_text",
     "level_codes",
     "one_hot_block",
     "proxy_score",
@@ -57,6 +58,34 @@ def text_kind(s: pd.Series) -> str | None:
         return None
     cells = [v for v in s.tolist() if not pd.isna(v)]
     return "categorical" if cells and all(isinstance(v, str) for v in cells) else None
+
+
+def _parses_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_numeric_text(name: str, s: pd.Series) -> None:
+    """Refuse a text column whose cells are mostly numbers: a typo in a numeric column of a
+    CSV file (which the reader then keeps as text) would otherwise become a categorical
+    variable with one level per distinct number. Declaring the column categorical accepts
+    it as such."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return
+    cells = [(label, v) for label, v in zip(s.index, s.tolist(), strict=True) if not pd.isna(v)]
+    numeric = [_parses_as_number(str(v)) for _, v in cells]
+    if not cells or all(numeric) or sum(numeric) < len(cells) / 2:
+        return
+    label, value = cells[numeric.index(False)]
+    raise DataError(
+        f"column {name!r} holds numbers and text ({_fmt_value(value)} in row "
+        f"{_fmt_row(label)}); correct the "
+        f"cell, or declare the column categorical (types={{{name!r}: 'categorical'}}, "
+        f"--types {name}=categorical)"
+    )
 
 
 def _level_label(value) -> str:

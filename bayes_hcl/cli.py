@@ -394,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(err).split())
         print(f"bayes-hcl: error: {message}", file=sys.stderr)
         return 2
+    except FloatingPointError as err:
+        message = " ".join(str(err).split())
+        print(f"bayes-hcl: numerical failure: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # outputs are written to a temporary folder and moved in at the end: nothing partial
+        print("bayes-hcl: interrupted; no output was written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

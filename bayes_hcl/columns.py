@@ -130,8 +130,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     DataError
-        If the file is missing, a directory, unreadable, empty, has no data rows, has
-        duplicate column names or cannot be parsed; the message names the path.
+        If the file is missing, a directory, unreadable, empty, has no data rows, has an
+        empty or duplicate column name or cannot be parsed; the message names the path.
     """
     p = Path(path)
     where = f"file {str(p)!r}"
@@ -142,7 +142,14 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     sep = "\t" if p.suffix.lower() in {".tsv", ".tab"} else ","
     header = _read_csv(p, where, sep=sep, header=None, nrows=1, dtype=str)
     df = _read_csv(p, where, sep=sep)
-    names = [str(v) for v in header.iloc[0]] if len(header) else []
+    cells = list(header.iloc[0]) if len(header) else []
+    blank = [j for j, v in enumerate(cells) if pd.isna(v) or not str(v).strip()]
+    if blank:
+        raise DataError(
+            f"{where} has an empty column name (column {blank[0] + 1} of the header); "
+            "name every column"
+        )
+    names = [str(v) for v in cells]
     dupes = _duplicates(names)
     if dupes:
         raise DataError(f"{where} has duplicate column name {dupes[0]!r}")
@@ -193,6 +200,9 @@ def _to_frame(data: pd.DataFrame | np.ndarray | str | os.PathLike) -> pd.DataFra
             f"got {type(data).__name__}"
         )
     df = df.set_axis([str(c) for c in df.columns], axis=1)
+    blank = [j for j, name in enumerate(df.columns) if not name.strip()]
+    if blank:
+        raise DataError(f"column {blank[0]} has an empty name; name every column")
     dupes = _duplicates(list(df.columns))
     if dupes:
         raise DataError(f"duplicate column name {dupes[0]!r}")

@@ -305,6 +305,9 @@ def load_config(
         name = model.name
     else:
         name, base = _read_preset(model)
+        base.pop("name", None)
+        # the preset must be valid on its own: an override must not hide a bad value in it
+        _build(base, name=name, source=f"preset {name!r}")
     merged = dict(base)
     merged["model"] = {**base.get("model", {}), **(model_overrides or {})}
     merged["svi"] = {**base.get("svi", {}), **(svi_overrides or {})}

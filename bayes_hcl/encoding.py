@@ -10,6 +10,7 @@ import pandas as pd
 from .categorical import (
     LEVEL_KINDS,
     check_levels,
+    check_numeric_text,
     declared_text_error,
     level_codes,
     one_hot_block,
@@ -137,9 +138,15 @@ def _check_shape(df: pd.DataFrame, min_rows: int) -> None:
     if n == 0 or d == 0:
         raise DataError(f"data is empty ({_plural(n, 'row')}, {_plural(d, 'column')})")
     if d < 2:
-        raise DataError(
-            f"data has a single column {df.columns[0]!r}; at least 2 variables are needed"
+        name = str(df.columns[0])
+        found = [sep for sep in (";", "\t", "|") if sep in name]
+        hint = (
+            f" (its name holds {found[0]!r}: is the file separated by {found[0]!r}? CSV files "
+            "are read comma-separated, .tsv and .tab files tab-separated)"
+            if found
+            else ""
         )
+        raise DataError(f"data has a single column {name!r}; at least 2 variables are needed{hint}")
     if n < min_rows:
         raise DataError(f"data has {_plural(n, 'row')} but at least {min_rows} are needed")
 
@@ -200,6 +207,8 @@ def _column(name: str, s: pd.Series, declared: dict, missing: str):
             "treat it as ordinal give it as an ordered pandas Categorical "
             "(pd.Categorical(values, categories=[...], ordered=True)), or declare it categorical"
         )
+    if kind is None and text is not None:
+        check_numeric_text(name, s)
     if kind in LEVEL_KINDS or (kind is None and text is not None):
         kind = kind or text
         codes, levels = level_codes(name, s, missing)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import jax
@@ -30,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .config import Config, SVIConfig
+from .convergence import ConvergenceWarning
 from .data import PreparedData
 from .devices import is_main_process, pad_rows, row_devices, shard_rows
 from .guide import NOISE_SITES
@@ -78,9 +80,10 @@ class SVIFit:
     elbo_history : ndarray
         ``(R, num_steps)`` ELBO trace of every restart.
     restart_summary : dict of str to ndarray
-        Per restart at its guide median: ``score`` ``(R,)`` Laplace-style ELBO, ``order``
-        ``(R, d)`` node potentials, ``partition`` ``(R, n)`` hard assignment, ``inclusion``
-        ``(R, K, d, d)``.
+        Per restart at its guide median: ``score`` ``(R,)`` Laplace-style ELBO (``-inf`` for
+        a restart given up after numerical faults), ``order`` ``(R, d)`` node potentials,
+        ``partition`` ``(R, n)`` hard assignment, ``inclusion`` ``(R, K, d, d)``,
+        ``faults`` ``(R,)`` chunks of steps rolled back for a non-finite ELBO.
     membership_mean : ndarray, optional
         ``(n, K)`` posterior mean memberships of a minibatch fit, whose draws hold each
         draw's ``cluster_size`` instead of per-draw memberships; ``None`` otherwise.
@@ -234,6 +237,71 @@ def _warm_restarts(prog, states, summary, active, data, step: int, key, args, se
     return prog.restart_from(keys, stacked, jnp.float32(step), args, rates)
 
 
+#: A restart whose chunk of steps meets a non-finite ELBO or parameter goes back to its state
+#: before the chunk and on with its learning rate times ``RECOVERY_FACTOR``; after more than
+#: ``MAX_RECOVERIES`` such faults it is given up (weight 0 in the posterior).
+RECOVERY_FACTOR = 0.2
+MAX_RECOVERIES = 3
+
+
+def _finite_restarts(states) -> np.ndarray:
+    """``(R,)`` whether every parameter and optimiser moment of each restart is finite."""
+    finite = None
+    for leaf in jax.tree_util.tree_leaves(states):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            continue
+        ok = np.isfinite(np.asarray(leaf)).reshape(leaf.shape[0], -1).all(axis=1)
+        finite = ok if finite is None else finite & ok
+    return finite
+
+
+class _Recovery:
+    """Numerical faults of the restarts: detection, roll-back, smaller steps, giving up."""
+
+    def __init__(self, restarts: int):
+        self.scale = np.ones(restarts, dtype=np.float32)
+        self.faults = np.zeros(restarts, dtype=int)
+
+    def check(self, states, previous, loss: np.ndarray):
+        """``states`` with every restart whose chunk went non-finite put back to
+        ``previous`` (its state before the chunk), its learning rate reduced."""
+        bad = ~(np.isfinite(loss).all(axis=1) & _finite_restarts(states))
+        if not bad.any():
+            return states
+        self.faults[bad] += 1
+        self.scale[bad] *= RECOVERY_FACTOR
+        back = jnp.asarray(bad)
+
+        def pick(new, old):
+            return jnp.where(back.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
+
+        return jax.tree_util.tree_map(pick, states, previous)
+
+    def given_up(self) -> np.ndarray:
+        return self.faults > MAX_RECOVERIES
+
+    def report(self, score: np.ndarray) -> np.ndarray:
+        """Scores with given-up restarts removed; warns about any fault, raises when no
+        restart is left."""
+        if self.given_up().all():
+            raise FloatingPointError(
+                f"every SVI restart met a non-finite ELBO more than {MAX_RECOVERIES} times, "
+                "even at smaller step sizes; look for extreme values in the data, or lower "
+                "svi.learning_rate"
+            )
+        if self.faults.any():
+            hit = np.flatnonzero(self.faults)
+            warnings.warn(
+                f"SVI restarts {hit.tolist()} met a non-finite ELBO "
+                f"({self.faults[hit].tolist()} times) and went back to their last finite "
+                f"state with smaller steps; restarts given up: "
+                f"{np.flatnonzero(self.given_up()).tolist()}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return np.where(self.given_up(), -np.inf, score)
+
+
 def _restart_weights(elbo: np.ndarray) -> np.ndarray:
     finite = np.where(np.isfinite(elbo), elbo, -np.inf)
     if not np.isfinite(finite).any():
@@ -294,6 +362,7 @@ def fit_svi(
     losses, search_s = [], 0.0
     run_start, compile_before = time.perf_counter(), prog.compile_s
     chunk, rates = feed.chunk(), schedule_rates(svi_cfg)
+    recovery = _Recovery(svi_cfg.num_restarts)
     with tqdm(total=n_chunks * CHUNK, desc="SVI", disable=not progress, unit="step") as bar:
         for c in range(n_chunks):
             if c in (prune_chunk, search_chunk):
@@ -307,11 +376,13 @@ def fit_svi(
                     prog, states, summary, active, data, c * CHUNK, k_search, batch, seed, rates
                 )
                 search_s = time.perf_counter() - search_start
-            step0 = jnp.float32(c * CHUNK)
-            states, loss = prog.run_chunk(states, step0, active, chunk, rates)
+            step0, previous = jnp.float32(c * CHUNK), states
+            scale = jnp.asarray(recovery.scale)
+            states, loss = prog.run_chunk(states, step0, active, chunk, rates, scale)
             if c + 1 < n_chunks:
                 chunk = feed.chunk()  # the next minibatches are gathered while this chunk runs
             losses.append(np.asarray(loss))
+            states = recovery.check(states, previous, losses[-1])
             bar.update(CHUNK)
             bar.set_postfix(elbo=f"{-float(np.nanmin(loss[:, -1])):.4g}")
     run_s = time.perf_counter() - run_start - (prog.compile_s - compile_before) - search_s
@@ -319,6 +390,7 @@ def fit_svi(
     # by the deterministic Laplace-style ELBO (see Programs._laplace_elbo), far less noisy
     elbo = -losses[-1].mean(axis=1)
     summary = _restart_summary(prog, states, active, rows, data.n)
+    summary["score"] = recovery.report(summary["score"])
     weights = _restart_weights(summary["score"])
     restarts = _allocate(weights, svi_cfg.num_samples)
     draw_start = time.perf_counter()
@@ -344,6 +416,7 @@ def fit_svi(
         restart_summary={
             **{k: v for k, v in summary.items() if k != "membership"},
             "forced_one_cluster": _forced_one_cluster(svi_cfg, config.model.max_clusters),
+            "faults": recovery.faults,
         },
         membership_mean=membership_mean,
         batch_size=getattr(prog, "batch_size", 0),

@@ -186,11 +186,12 @@ class BatchedPrograms(Programs):
         """The minibatch programs compile on demand (their inputs depend on the host's
         blocks); the persistent compilation cache keeps them across processes."""
 
-    def _run_chunk(self, states, step0, active, chunk, rates):
+    def _run_chunk(self, states, step0, active, chunk, rates, scale):
         rows, offset, weight = chunk
-        svi = self.svi_of(rates)
 
-        def one(state, mask):
+        def one(state, mask, factor):
+            svi = self.svi_of(rates, factor)
+
             def body(state, step):
                 t, (y, x, row_offset, observed) = step
                 args = (y, x, offset if row_offset is None else row_offset, observed, weight)
@@ -199,7 +200,7 @@ class BatchedPrograms(Programs):
 
             return lax.scan(body, state, (jnp.arange(CHUNK, dtype=jnp.float32), rows))
 
-        return jax.vmap(one)(states, active)
+        return jax.vmap(one)(states, active, scale)
 
     def summary(self, states, active, source: RowSource) -> dict[str, np.ndarray]:
         """Guide-median summary of every restart, block by block over all rows: the score

@@ -18,7 +18,13 @@ from . import arviz_io
 from .data import PreparedData
 from .summary import min_cluster_size
 
-__all__ = ["build_inference_data", "restart_evidence"]
+__all__ = ["RESULT_FORMAT", "build_inference_data", "restart_evidence"]
+
+#: Version of the saved result's layout, recorded as the posterior attribute ``format``:
+#: 1 (no attribute) up to 0.1.0's per-draw memberships only; 2 adds the compact posterior of
+#: minibatch fits (``cluster_size``, the ``memberships`` group). :func:`~bayes_hcl.results.
+#: load_result` refuses files of a later format than it knows.
+RESULT_FORMAT = 2
 
 _DIMS = {
     "phi": ["node"],
@@ -62,6 +68,10 @@ def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
             "partition": (("restart", "obs"), summary_["partition"]),
             "inclusion": (("restart", "cluster", "parent", "node"), summary_["inclusion"]),
             "forced_one_cluster": (("restart",), np.asarray(summary_["forced_one_cluster"])),
+            "faults": (
+                ("restart",),
+                np.asarray(summary_.get("faults", np.zeros(len(fit.restart_elbo), int))),
+            ),
         },
         coords={
             "restart": np.arange(len(fit.restart_elbo)),
@@ -118,7 +128,11 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
         "obs": np.arange(data.n),
     }
     prune = attrs["config"]["svi"]["prune_fraction"]
-    attrs = {**attrs, "evidence": restart_evidence(getattr(fit, "svi", fit), data.n, prune)}
+    attrs = {
+        **attrs,
+        "format": RESULT_FORMAT,
+        "evidence": restart_evidence(getattr(fit, "svi", fit), data.n, prune),
+    }
     if "noise_weights" in draws:
         coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
     dims = dict(_DIMS)

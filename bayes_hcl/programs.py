@@ -168,17 +168,18 @@ class Programs:
         self.compile_s = 0.0
         self.compile_times: dict[str, float] = {}
 
-    def _optimizer(self, rates) -> ClippedAdam:
+    def _optimizer(self, rates, scale=1.0) -> ClippedAdam:
         def step_size(i):
-            return self._learning_rate(i, rates)
+            return self._learning_rate(i, rates) * scale
 
         return ClippedAdam(step_size=step_size, clip_norm=10.0)
 
-    def svi_of(self, rates) -> SVI:
+    def svi_of(self, rates, scale=1.0) -> SVI:
         """The SVI object of a fit of :func:`schedule_rates` ``rates``: ``self.svi``
-        (after its ``init``) with that fit's learning-rate schedule."""
+        (after its ``init``) with that fit's learning-rate schedule, times ``scale`` (a
+        restart that met a non-finite ELBO goes on with a smaller step size)."""
         svi = copy.copy(self.svi)
-        svi.optim = self._optimizer(rates)
+        svi.optim = self._optimizer(rates, scale)
         return svi
 
     def compile_ahead(self, keys, args) -> None:
@@ -235,10 +236,11 @@ class Programs:
         :func:`schedule_rates` ``rates``) resume at ``step``."""
         return self._get("restart_from", self._restart_from, keys, params, step, args, rates)
 
-    def run_chunk(self, states, step0, active, args, rates):
+    def run_chunk(self, states, step0, active, args, rates, scale):
         """Advance every restart by ``CHUNK`` steps (``active``: ``(R, K)`` cluster mask;
-        ``rates``: the fit's :func:`schedule_rates`)."""
-        return self._get("chunk", self._run_chunk, states, step0, active, args, rates)
+        ``rates``: the fit's :func:`schedule_rates`; ``scale``: ``(R,)`` factor on each
+        restart's learning rate)."""
+        return self._get("chunk", self._run_chunk, states, step0, active, args, rates, scale)
 
     def summary(self, states, active, args):
         """Guide-median summary of every restart: score, order, memberships, inclusion."""
@@ -285,17 +287,17 @@ class Programs:
 
         return jax.vmap(one)(keys, params)
 
-    def _run_chunk(self, states, step0, active, args, rates):
-        svi = self.svi_of(rates)
+    def _run_chunk(self, states, step0, active, args, rates, scale):
+        def one(state, mask, factor):
+            svi = self.svi_of(rates, factor)
 
-        def one(state, mask):
             def body(state, t):
                 model_args = self._model_args(args, self.temperature(step0 + t, rates), mask)
                 return svi.update(state, *model_args)
 
             return lax.scan(body, state, jnp.arange(CHUNK, dtype=jnp.float32))
 
-        return jax.vmap(one)(states, active)
+        return jax.vmap(one)(states, active, scale)
 
     def _model_args(self, args, temperature, active) -> tuple:
         """Positional arguments of the model and guide: the data arrays, then the order

@@ -22,8 +22,8 @@ import pandas as pd
 from . import arviz_io, diagnostics, summary
 from . import convergence as convergence_
 from .config import Config
-from .data import TYPE_CODES
-from .posterior import build_inference_data
+from .data import TYPE_CODES, DataError
+from .posterior import RESULT_FORMAT, build_inference_data
 
 __all__ = ["HCLResult", "build_inference_data", "load_result"]
 
@@ -468,7 +468,33 @@ def _maybe_json(value: Any) -> Any:
 
 
 def load_result(path: str | os.PathLike) -> HCLResult:
-    """Read a result written by :meth:`HCLResult.save`."""
+    """Read a result written by :meth:`HCLResult.save`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    DataError
+        If the file is not a netCDF file, holds no bayes_hcl result, or was written in a
+        later result format (``bayes_hcl.posterior.RESULT_FORMAT``) than this version
+        reads.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no result file at {str(path)!r}")
-    return HCLResult(arviz_io.read_netcdf(path))
+    where = f"{str(path)!r}"
+    try:
+        idata = arviz_io.read_netcdf(path)
+    except (OSError, ValueError, KeyError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"{where} is not a result written by HCLResult.save ({first})") from None
+    attrs = idata.posterior.attrs if arviz_io.has_group(idata, "posterior") else {}
+    if not {"config", "data", "seed", "method"} <= set(attrs):
+        raise DataError(f"{where} holds no bayes_hcl result (no fit metadata on its posterior)")
+    written = int(_maybe_json(attrs.get("format", 1)))
+    if written > RESULT_FORMAT:
+        version = _maybe_json(attrs.get("versions", "{}")).get("bayes_hcl", "a later version")
+        raise DataError(
+            f"{where} was written by bayes_hcl {version} in result format {written}; this "
+            f"version reads formats up to {RESULT_FORMAT}: upgrade bayes_hcl to read it"
+        )
+    return HCLResult(idata)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .categorical import text_kind
+from .categorical import check_numeric_text, text_kind
 from .columns import _check_types_arg, _float_values, _fmt_value, _to_frame, split_declared
 
 __all__ = ["describe_types", "infer_types"]
@@ -59,6 +59,7 @@ def infer_column(s: pd.Series, name: str) -> tuple[str, str]:
     """``(type, reason)`` of one column; raises on a column of unusable values."""
     kind = text_kind(s)
     if kind is not None:
+        check_numeric_text(name, s)
         is_category = isinstance(s.dtype, pd.CategoricalDtype)
         return kind, _LEVEL_REASONS[kind] if is_category else "text values"
     return _infer_one(_float_values(name, s), pd.api.types.is_bool_dtype(s))

@@ -119,7 +119,11 @@ def warm_start_params(
         Guide parameters keyed like :func:`bayes_hcl.guide.initial_params`, and the order.
     """
     k_max, d = membership.shape[1], data.d
-    used = np.flatnonzero((active > 0) & (membership.sum(0) >= 2.0))
+    mass = np.where(active > 0, membership.sum(0), -1.0)
+    used = np.flatnonzero(mass >= 2.0)
+    if not used.size:
+        # a handful of rows spread over many clusters: search with the fullest one alone
+        used = np.array([int(mass.argmax())])
     resp = membership[:, used] + 1e-12
     resp /= resp.sum(1, keepdims=True)
     moments = cluster_moments(data.x, resp, min_count=0.0)

@@ -1,0 +1,217 @@
+"""Issue #8 so far: inputs that used to slip through or crash, and result files."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bayes_hcl as bh
+from bayes_hcl.posterior import RESULT_FORMAT
+from tests.conftest import SMALL_FIT
+
+
+def test_a_table_of_ten_rows_fits_with_many_spare_clusters():
+    # ten rows over eight clusters left no cluster with two rows' worth of membership at
+    # the order search, which then indexed an empty array (IndexError from deep inside)
+    data = bh.simulate(5, d=3, seed=0).data
+    result = bh.fit(data, seed=0, num_steps=100, num_restarts=2, num_samples=20, progress=False)
+    probs = result.edge_probabilities().to_numpy()
+    assert np.isfinite(probs).all() and len(result.clusters()) == 10
+
+
+def test_a_typo_in_a_numeric_csv_column_is_refused_not_made_categorical(tmp_path):
+    df = bh.simulate(20, d=3, seed=0).data.round(3).astype(object)
+    df.iloc[3, 1] = "abc"
+    df.to_csv(tmp_path / "typo.csv", index=False)
+    message = r"column 'X1' holds numbers and text \('abc' in row 3\)"
+    with pytest.raises(bh.DataError, match=message):
+        bh.prepare(tmp_path / "typo.csv")
+    with pytest.raises(bh.DataError, match="holds numbers and text"):
+        bh.describe_types(pd.read_csv(tmp_path / "typo.csv"))
+    # declared categorical, it is one (every distinct value a level, if few enough)
+    small = pd.DataFrame({"g": ["1", "2", "x"] * 10, "y": np.arange(30.0) % 7})
+    assert bh.prepare(small, types={"g": "categorical"}).types[0] == "categorical"
+
+
+def test_text_levels_that_are_not_mostly_numbers_stay_categorical():
+    df = pd.DataFrame({"g": ["low", "mid", "high", "7"] * 10, "y": np.arange(40.0) % 9})
+    assert bh.prepare(df).types[0] == "categorical"
+
+
+def test_a_bad_preset_value_is_refused_even_when_overridden(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[svi]\nnum_steps = "many"\n')
+    with pytest.raises(bh.ConfigError, match=r"svi\.num_steps in preset 'bad' must be int"):
+        bh.load_config(path, svi_overrides={"num_steps": 50})
+
+
+def test_empty_column_names_are_refused(tmp_path):
+    (tmp_path / "blank.csv").write_text(",b,c\n1,2,3\n4,5,6\n")
+    with pytest.raises(bh.DataError, match=r"empty column name \(column 1 of the header\)"):
+        bh.prepare(tmp_path / "blank.csv")
+    frame = pd.DataFrame(np.arange(12.0).reshape(4, 3), columns=["a", " ", "c"])
+    with pytest.raises(bh.DataError, match="column 1 has an empty name"):
+        bh.prepare(frame)
+
+
+def test_versions_record_the_platform():
+    info = bh.versions()
+    assert {"python", "platform", "bayes_hcl", "jax", "numpyro"} <= set(info)
+    assert info["platform"] and info["platform"] != "unknown"
+
+
+def test_result_files_of_another_kind_or_a_later_format_are_refused(small_fit, tmp_path):
+    assert json.loads(small_fit.idata.posterior.attrs["format"]) == RESULT_FORMAT
+    (tmp_path / "noise.nc").write_bytes(b"\x89PNG not a netCDF file")
+    with pytest.raises(bh.DataError, match=r"is not a result written by HCLResult\.save"):
+        bh.load_result(tmp_path / "noise.nc")
+    xr.Dataset({"a": ("x", np.arange(3))}).to_netcdf(tmp_path / "other.nc")
+    with pytest.raises(bh.DataError, match="holds no bayes_hcl result"):
+        bh.load_result(tmp_path / "other.nc")
+    small_fit.save(tmp_path / "fit.nc")
+    later = bh.load_result(tmp_path / "fit.nc").idata
+    later.posterior.attrs["format"] = str(RESULT_FORMAT + 1)
+    later.to_netcdf(str(tmp_path / "later.nc"))
+    with pytest.raises(bh.DataError, match=f"result format {RESULT_FORMAT + 1}; this version"):
+        bh.load_result(tmp_path / "later.nc")
+
+
+def test_a_file_with_another_separator_gets_a_hint(tmp_path):
+    (tmp_path / "semi.csv").write_text("a;b;c\n1;2;3\n4;5;6\n")
+    with pytest.raises(bh.DataError, match="is the file separated by ';'"):
+        bh.prepare(tmp_path / "semi.csv")
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (KeyboardInterrupt(), 130, "bayes-hcl: interrupted; no output was written"),
+        (
+            FloatingPointError("every SVI restart ended with a non-finite ELBO"),
+            1,
+            "bayes-hcl: numerical failure: every SVI restart ended with a non-finite ELBO",
+        ),
+    ],
+)
+def test_cli_stops_cleanly_on_interrupt_and_numerical_failure(
+    monkeypatch, capsys, tmp_path, error, code, message
+):
+    from bayes_hcl import cli
+
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(cli, "_cmd_fit", fail)
+    assert cli.main(["fit", "data.csv", "--out", str(tmp_path / "out")]) == code
+    assert capsys.readouterr().err.strip() == message
+    assert not (tmp_path / "out").exists()
+
+
+def _poison_chunks(monkeypatch, which):
+    """Make chosen restarts' chunk ELBOs non-finite: ``which(call, restarts)`` lists them."""
+    import jax.numpy as jnp
+
+    from bayes_hcl.programs import Programs
+
+    original = Programs.run_chunk
+    calls = {"n": 0}
+
+    def run_chunk(self, states, step0, active, args, rates, scale):
+        states, loss = original(self, states, step0, active, args, rates, scale)
+        calls["n"] += 1
+        rows = which(calls["n"], loss.shape[0])
+        if rows:
+            loss = loss.at[jnp.asarray(rows), 5].set(jnp.nan)
+        return states, loss
+
+    monkeypatch.setattr(Programs, "run_chunk", run_chunk)
+
+
+# the shared fixture's settings (its compiled programs serve: the step count is not compiled in)
+FAULT_FIT = {**SMALL_FIT, "num_steps": 300}
+
+
+def test_a_restart_that_goes_non_finite_is_rolled_back_and_the_fit_goes_on(monkeypatch, small_sim):
+    _poison_chunks(monkeypatch, lambda call, restarts: [1] if call == 3 else [])
+    with pytest.warns(bh.ConvergenceWarning, match=r"SVI restarts \[1\] met a non-finite ELBO"):
+        result = bh.fit(small_sim.data, seed=0, progress=False, **FAULT_FIT)
+    assert result.idata["restarts"]["faults"].values.tolist() == [0, 1, 0, 0]
+    assert np.isfinite(result.edge_probabilities().to_numpy()).all()
+    assert np.isfinite(result.memberships().to_numpy()).all()
+
+
+def test_restarts_that_keep_failing_are_given_up_and_all_failing_is_one_error(
+    monkeypatch, small_sim
+):
+    _poison_chunks(monkeypatch, lambda call, restarts: [0])
+    with pytest.warns(bh.ConvergenceWarning, match=r"restarts given up: \[0\]"):
+        result = bh.fit(small_sim.data, seed=0, progress=False, **FAULT_FIT)
+    assert result.idata["restarts"]["weight"].values[0] == 0.0
+    assert np.isfinite(result.edge_probabilities().to_numpy()).all()
+    _poison_chunks(monkeypatch, lambda call, restarts: list(range(restarts)))
+    with pytest.raises(FloatingPointError, match="every SVI restart met a non-finite ELBO"):
+        bh.fit(small_sim.data, seed=0, progress=False, **FAULT_FIT)
+
+
+# ------------------------------------------------------------------ any table at all
+
+_CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(0, 5),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=4),
+    st.sampled_from(["1.5", "abc", "", "nan", "inf", "x", "y"]),
+)
+
+
+@st.composite
+def messy_frames(draw) -> pd.DataFrame:
+    """Tables as users bring them: mostly usable columns, some messy cells or names, some
+    sizes too small (drawn often enough that each kind of problem meets a usable rest)."""
+    n = draw(st.sampled_from([12, 20, 25, 30, 0, 1, 5, 9]))
+    d = draw(st.sampled_from([2, 3, 4, 2, 3, 0, 1]))
+    if draw(st.sampled_from(["plain", "plain", "plain", "odd"])) == "plain":
+        names = [f"c{j}" for j in range(d)]
+    else:
+        name = st.one_of(st.text(max_size=3), st.sampled_from(["a", "a", "b"]))
+        names = draw(st.lists(name, min_size=d, max_size=d))
+    columns = []
+    for _ in range(d):
+        kind = draw(st.sampled_from(["floats", "floats", "ints", "text", "cells", "constant"]))
+        if kind == "floats":
+            cell = st.floats(-1e3, 1e3, allow_nan=False)
+        elif kind == "ints":
+            cell = st.integers(0, 9)
+        elif kind == "constant":
+            cell = st.just(draw(_CELLS))
+        elif kind == "text":
+            cell = st.sampled_from(["lo", "mid", "hi"])
+        else:
+            cell = _CELLS
+        columns.append(draw(st.lists(cell, min_size=n, max_size=n)))
+    frame = pd.DataFrame(dict(enumerate(columns)), index=range(n))
+    frame.columns = names
+    return frame
+
+
+PROPERTY_EXAMPLES = 300
+
+
+@settings(max_examples=PROPERTY_EXAMPLES, deadline=None)
+@given(messy_frames(), st.sampled_from(["error", "mask"]))
+def test_any_table_is_prepared_or_refused_with_the_packages_own_error(frame, missing):
+    try:
+        data = bh.prepare(frame, missing=missing)
+    except (bh.DataError, bh.ConfigError) as err:
+        message = str(err)
+        assert message and "\n" not in message  # one line
+        return
+    assert np.isfinite(data.x).all() and np.isfinite(data.offset).all()
+    assert data.n == len(frame) and data.d == frame.shape[1]
