@@ -77,7 +77,7 @@ def check_numeric_text(name: str, s: pd.Series) -> None:
         return
     cells = [(label, v) for label, v in zip(s.index, s.tolist(), strict=True) if not pd.isna(v)]
     numeric = [_parses_as_number(str(v)) for _, v in cells]
-    if not cells or all(numeric) or sum(numeric) < len(cells) / 2:
+    if not cells or all(numeric) or sum(numeric) <= len(cells) / 2:
         return
     label, value = cells[numeric.index(False)]
     raise DataError(

@@ -263,13 +263,34 @@ def _replace_into(tmp: Path, out: Path) -> None:
         os.replace(item, out / item.name)
 
 
+def _join_distributed(args, initialize) -> None:
+    """``--distributed``: join the multi-process run; its options alone are an error."""
+    given = [
+        flag
+        for flag, value in (
+            ("--coordinator", args.coordinator),
+            ("--num-processes", args.num_processes),
+            ("--process-id", args.process_id),
+        )
+        if value is not None
+    ]
+    if not args.distributed:
+        if given:
+            raise ConfigError(f"{given[0]} applies only with --distributed")
+        return
+    try:
+        initialize(args.coordinator, args.num_processes, args.process_id)
+    except (RuntimeError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"could not join the distributed run: {first}") from None
+
+
 def _cmd_fit(args) -> int:
     from .api import fit
     from .devices import initialize_distributed, is_main_process
 
     types = parse_types(args.types) if args.types else None
-    if args.distributed:
-        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    _join_distributed(args, initialize_distributed)
     start = time.perf_counter()
     result = fit(
         args.data,
@@ -400,7 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         # outputs are written to a temporary folder and moved in at the end: nothing partial
-        print("bayes-hcl: interrupted; no output was written", file=sys.stderr)
+        print(
+            "bayes-hcl: interrupted; outputs are moved into --out only once complete",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -145,9 +145,10 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     cells = list(header.iloc[0]) if len(header) else []
     blank = [j for j, v in enumerate(cells) if pd.isna(v) or not str(v).strip()]
     if blank:
+        hint = " (a saved row index? write the file with index=False)" if blank == [0] else ""
         raise DataError(
             f"{where} has an empty column name (column {blank[0] + 1} of the header); "
-            "name every column"
+            f"name every column{hint}"
         )
     names = [str(v) for v in cells]
     dupes = _duplicates(names)
@@ -202,7 +203,9 @@ def _to_frame(data: pd.DataFrame | np.ndarray | str | os.PathLike) -> pd.DataFra
     df = df.set_axis([str(c) for c in df.columns], axis=1)
     blank = [j for j, name in enumerate(df.columns) if not name.strip()]
     if blank:
-        raise DataError(f"column {blank[0]} has an empty name; name every column")
+        raise DataError(
+            f"column {blank[0] + 1} (counting from 1) has an empty name; name every column"
+        )
     dupes = _duplicates(list(df.columns))
     if dupes:
         raise DataError(f"duplicate column name {dupes[0]!r}")

@@ -255,40 +255,61 @@ def _finite_restarts(states) -> np.ndarray:
     return finite
 
 
+def _where_restarts(mask: np.ndarray, chosen, other):
+    """Per restart: ``chosen``'s state where ``mask`` ``(R,)`` holds, else ``other``'s."""
+    pick = jnp.asarray(mask)
+
+    def one(a, b):
+        return jnp.where(pick.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree_util.tree_map(one, chosen, other)
+
+
 class _Recovery:
     """Numerical faults of the restarts: detection, roll-back, smaller steps, giving up."""
 
     def __init__(self, restarts: int):
         self.scale = np.ones(restarts, dtype=np.float32)
         self.faults = np.zeros(restarts, dtype=int)
+        self.last_loss: np.ndarray | None = None  # each restart's last finite chunk
 
     def check(self, states, previous, loss: np.ndarray):
         """``states`` with every restart whose chunk went non-finite put back to
-        ``previous`` (its state before the chunk), its learning rate reduced."""
+        ``previous`` (its state before the chunk), its learning rate reduced; the step count
+        goes on, so the schedules stay in step. Raises once every restart is given up."""
         bad = ~(np.isfinite(loss).all(axis=1) & _finite_restarts(states))
+        if self.last_loss is None:
+            self.last_loss = np.where(bad[:, None], np.nan, loss)
+        else:
+            self.last_loss = np.where(bad[:, None], self.last_loss, loss)
         if not bad.any():
             return states
         self.faults[bad] += 1
         self.scale[bad] *= RECOVERY_FACTOR
-        back = jnp.asarray(bad)
+        self._raise_if_none_left()
+        restored = _where_restarts(bad, previous, states)
+        _, opt_state = restored.optim_state
+        return restored._replace(optim_state=(states.optim_state[0], opt_state))
 
-        def pick(new, old):
-            return jnp.where(back.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
-
-        return jax.tree_util.tree_map(pick, states, previous)
+    def keep_finite(self, states, previous):
+        """``states`` (re-started ones) with any non-finite restart kept at ``previous``."""
+        bad = ~_finite_restarts(states)
+        return _where_restarts(bad, previous, states) if bad.any() else states
 
     def given_up(self) -> np.ndarray:
         return self.faults > MAX_RECOVERIES
 
-    def report(self, score: np.ndarray) -> np.ndarray:
-        """Scores with given-up restarts removed; warns about any fault, raises when no
-        restart is left."""
+    def _raise_if_none_left(self) -> None:
         if self.given_up().all():
             raise FloatingPointError(
                 f"every SVI restart met a non-finite ELBO more than {MAX_RECOVERIES} times, "
                 "even at smaller step sizes; look for extreme values in the data, or lower "
                 "svi.learning_rate"
             )
+
+    def report(self, score: np.ndarray) -> np.ndarray:
+        """Scores with given-up restarts removed; warns about any fault."""
+        self._raise_if_none_left()
         if self.faults.any():
             hit = np.flatnonzero(self.faults)
             warnings.warn(
@@ -372,9 +393,10 @@ def fit_svi(
             if c == search_chunk:
                 search_start = time.perf_counter()
                 batch = feed.batch()
-                states = _warm_restarts(
+                warm = _warm_restarts(
                     prog, states, summary, active, data, c * CHUNK, k_search, batch, seed, rates
                 )
+                states = recovery.keep_finite(warm, states)
                 search_s = time.perf_counter() - search_start
             step0, previous = jnp.float32(c * CHUNK), states
             scale = jnp.asarray(recovery.scale)
@@ -388,7 +410,7 @@ def fit_svi(
     run_s = time.perf_counter() - run_start - (prog.compile_s - compile_before) - search_s
     # reported ELBO: mean of the last chunk of single-particle estimates; restarts are weighted
     # by the deterministic Laplace-style ELBO (see Programs._laplace_elbo), far less noisy
-    elbo = -losses[-1].mean(axis=1)
+    elbo = -recovery.last_loss.mean(axis=1)
     summary = _restart_summary(prog, states, active, rows, data.n)
     summary["score"] = recovery.report(summary["score"])
     weights = _restart_weights(summary["score"])

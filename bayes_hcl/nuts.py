@@ -23,6 +23,7 @@ from numpyro.infer.util import potential_energy, unconstrain_fn
 
 from .config import Config, ConfigError
 from .data import DataError, PreparedData
+from .devices import row_devices
 from .inference import SVIFit, default_progress, fit_svi
 from .minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from .model import draw_quantities, ordered_model
@@ -355,7 +356,7 @@ def fit_nuts(
             f"method 'nuts' does not support categorical variables yet (column "
             f"{categorical[0]!r}); fit by 'svi', or declare the column ordinal"
         )
-    batch = resolve_batch_size(config.svi, data.n)
+    batch = resolve_batch_size(config.svi, data.n, row_devices())
     if batch:
         raise ConfigError(
             f"method 'nuts' evaluates all {data.n} rows at every step and takes no minibatches "

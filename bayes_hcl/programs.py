@@ -137,6 +137,12 @@ def shape_config(config: Config) -> Config:
     return dataclasses.replace(config, svi=dataclasses.replace(config.svi, num_steps=CHUNK))
 
 
+def _signature(call_args) -> tuple:
+    """Structure, shapes and dtypes of a program's arguments (what its compilation fixes)."""
+    leaves, treedef = jax.tree_util.tree_flatten(call_args)
+    return treedef, tuple((np.shape(a), str(getattr(a, "dtype", type(a)))) for a in leaves)
+
+
 class Programs:
     """Compiled pieces of one (configuration, variable types, data shape).
 
@@ -251,16 +257,24 @@ class Programs:
         return self._get("posterior", self._posterior, states, active, restarts, key, args)
 
     def _get(self, name, fn, *call_args):
-        """Run a compiled program, compiling it (or waiting for its background compile)."""
-        if name not in self._compiled:
+        """Run a compiled program, compiling it (or waiting for its background compile).
+
+        A program is kept per structure and shapes of its arguments as well as its name:
+        fits sharing these programs may differ in whether cells are missing (``observed``
+        is ``None`` or an array), in per-row offsets, or in a row weight.
+        """
+        key = (name, _signature(call_args))
+        if key not in self._compiled:
             start = time.perf_counter()
-            if name in self._pending:
-                self._compiled[name] = self._pending.pop(name).result()
+            pending = self._pending.pop(name, None)
+            if pending is not None:
+                # lowered ahead from this very fit's arguments
+                self._compiled[key] = pending.result()
             else:
-                self._compiled[name] = self._compile(name, fn, *call_args)
+                self._compiled[key] = self._compile(name, fn, *call_args)
             # only the time the fit waited counts against it
             self.compile_s += time.perf_counter() - start
-        return self._compiled[name](*call_args)
+        return self._compiled[key](*call_args)
 
     def _init_states(self, keys, args):
         x = args[1]

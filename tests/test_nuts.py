@@ -249,6 +249,7 @@ print(_chain_method(2), r.to_arviz().posterior.sizes["chain"], bool(np.isfinite(
 """
 
 
+@pytest.mark.slow  # 33 s; the default suite splits rows over two devices (test_devices.py)
 def test_chains_run_in_parallel_over_devices():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "CI": "true"}
     proc = subprocess.run(

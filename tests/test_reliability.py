@@ -54,7 +54,7 @@ def test_empty_column_names_are_refused(tmp_path):
     with pytest.raises(bh.DataError, match=r"empty column name \(column 1 of the header\)"):
         bh.prepare(tmp_path / "blank.csv")
     frame = pd.DataFrame(np.arange(12.0).reshape(4, 3), columns=["a", " ", "c"])
-    with pytest.raises(bh.DataError, match="column 1 has an empty name"):
+    with pytest.raises(bh.DataError, match=r"column 2 \(counting from 1\) has an empty name"):
         bh.prepare(frame)
 
 
@@ -89,7 +89,11 @@ def test_a_file_with_another_separator_gets_a_hint(tmp_path):
 @pytest.mark.parametrize(
     ("error", "code", "message"),
     [
-        (KeyboardInterrupt(), 130, "bayes-hcl: interrupted; no output was written"),
+        (
+            KeyboardInterrupt(),
+            130,
+            "bayes-hcl: interrupted; outputs are moved into --out only once complete",
+        ),
         (
             FloatingPointError("every SVI restart ended with a non-finite ELBO"),
             1,
@@ -215,3 +219,33 @@ def test_any_table_is_prepared_or_refused_with_the_packages_own_error(frame, mis
         return
     assert np.isfinite(data.x).all() and np.isfinite(data.offset).all()
     assert data.n == len(frame) and data.d == frame.shape[1]
+
+
+def test_a_csv_saved_with_its_row_index_gets_a_hint(tmp_path):
+    bh.simulate(10, d=3, seed=0).data.to_csv(tmp_path / "indexed.csv")  # index=True
+    with pytest.raises(bh.DataError, match=r"a saved row index\? write the file with index=False"):
+        bh.prepare(tmp_path / "indexed.csv")
+
+
+def test_half_numbers_half_words_stays_categorical():
+    df = pd.DataFrame({"g": ["a", "b", "1", "2"] * 8, "y": np.arange(32.0) % 5})
+    assert bh.prepare(df).types[0] == "categorical"
+
+
+def test_distributed_options_alone_or_a_failed_join_are_one_line_errors(capsys, tmp_path):
+    from bayes_hcl import cli
+
+    out = str(tmp_path / "out")
+    assert cli.main(["fit", "d.csv", "--out", out, "--process-id", "1"]) == 2
+    assert "--process-id applies only with --distributed" in capsys.readouterr().err
+
+
+def test_a_masked_fit_after_an_unmasked_one_reuses_nothing_it_cannot():
+    # minibatch programs are shared whatever the number of rows; whether cells are missing
+    # changes their arguments (the options of test_minibatch's trace test: programs reused)
+    data = bh.simulate(61, d=3, seed=1).data
+    options = {"num_steps": 100, "num_restarts": 2, "num_samples": 20, "batch_size": 48}
+    bh.fit(data, seed=0, progress=False, **options)
+    data.iloc[4, 1] = np.nan
+    masked = bh.fit(data, seed=0, progress=False, missing="mask", **options)
+    assert masked.missing_cells() == {data.columns[1]: 1}
