@@ -39,3 +39,21 @@ def small_sim():
 @pytest.fixture(scope="session")
 def small_fit(small_sim):
     return bh.fit(small_sim.data, seed=0, progress=False, **SMALL_FIT)
+
+
+@pytest.fixture
+def model_traces(monkeypatch):
+    """Count how often the model is traced (each trace runs the Python model function)."""
+    from bayes_hcl import programs
+
+    count = {"traces": 0}
+    original = programs.hcl_model
+
+    def counting(*args, **kwargs):
+        count["traces"] += 1
+        return original(*args, **kwargs)
+
+    # no cache_clear: tests use shapes of their own, and clearing would make every later
+    # test compile its programs again (+2 minutes of the suite)
+    monkeypatch.setattr(programs, "hcl_model", counting)
+    return count

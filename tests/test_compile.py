@@ -4,24 +4,7 @@ programs."""
 import pytest
 
 import bayes_hcl
-from bayes_hcl import programs
 from bayes_hcl.simulate import simulate
-
-
-@pytest.fixture
-def model_traces(monkeypatch):
-    """Count how often the model is traced (each trace runs the Python model function)."""
-    count = {"traces": 0}
-    original = programs.hcl_model
-
-    def counting(*args, **kwargs):
-        count["traces"] += 1
-        return original(*args, **kwargs)
-
-    # no cache_clear: the shape below is this test's own, and clearing would make every later
-    # test compile its programs again (+2 minutes of the suite)
-    monkeypatch.setattr(programs, "hcl_model", counting)
-    yield count
 
 
 def test_new_seed_and_new_values_reuse_the_compiled_programs(model_traces):

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 import bayes_hcl as bh
-from bayes_hcl import arviz_io, minibatch, programs, summary
+from bayes_hcl import arviz_io, minibatch, summary
 from bayes_hcl.config import ConfigError, SVIConfig
 from bayes_hcl.data import prepare
 from bayes_hcl.metrics import adjusted_rand_index, skeleton_f1
@@ -155,22 +155,14 @@ def test_compact_posterior_keeps_sizes_not_per_draw_memberships(pair, tmp_path):
     assert result.report(tmp_path / "report.html").stat().st_size > 10_000
 
 
-def test_minibatch_programs_do_not_depend_on_the_number_of_rows(monkeypatch):
-    traces = {"count": 0}
-    original = programs.hcl_model
-
-    def counting(*args, **kwargs):
-        traces["count"] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(programs, "hcl_model", counting)
+def test_minibatch_programs_do_not_depend_on_the_number_of_rows(model_traces):
     options = {"num_steps": 100, "num_restarts": 2, "num_samples": 20, "batch_size": 48}
     bh.fit(bh.simulate(61, d=3, seed=1).data, seed=0, progress=False, **options)
-    first = traces["count"]
+    first = model_traces["traces"]
     assert first > 0
     # 122 rows instead of 244: the same programs, nothing traced again
     bh.fit(bh.simulate(122, d=3, seed=2).data, seed=3, progress=False, **options)
-    assert traces["count"] == first
+    assert model_traces["traces"] == first
 
 
 def test_nuts_refuses_minibatches(pair):
