@@ -13,6 +13,7 @@ from .devices import initialize_distributed
 from .identifiability import IdentifiabilityReport
 from .results import HCLResult
 from .simulate import simulate
+from .simulate_factors import simulate_factors
 
 __all__ = [
     "Config",
@@ -29,6 +30,7 @@ __all__ = [
     "load_result",
     "prepare",
     "simulate",
+    "simulate_factors",
     "versions",
 ]
 

@@ -16,6 +16,7 @@ from .config import Config, ConfigError, load_config
 from .convergence import ConvergenceWarning
 from .data import DataError, PreparedData, prepare
 from .inference import fit_svi
+from .minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from .nuts import fit_nuts
 from .results import HCLResult, build_inference_data, load_result
 
@@ -36,10 +37,14 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _resolve_config(model, max_clusters, svi_options, nuts_options, model_options) -> Config:
+def _resolve_config(
+    model, max_clusters, latent_factors, svi_options, nuts_options, model_options
+) -> Config:
     model_overrides = dict(model_options or {})
     if max_clusters is not None:
         model_overrides["max_clusters"] = max_clusters
+    if latent_factors is not None:
+        model_overrides["latent_factors"] = latent_factors
     return load_config(
         model,
         model_overrides=model_overrides,
@@ -94,6 +99,25 @@ def _prepare(data, types, config: Config, missing: str, size_factors: str | None
     return prepared
 
 
+def _check_factor_fit(config: Config, data: PreparedData, method: str) -> None:
+    """Refuse what several latent factors do not support, in one line each."""
+    m = config.model.latent_factors
+    if m == 1:
+        return
+    if m > data.d:
+        raise ConfigError(
+            f"latent_factors={m} is more than the {data.d} variables allow: each factor "
+            "must be able to shift a variable of its own"
+        )
+    if method == "nuts":
+        raise ConfigError("latent_factors > 1 is fitted by SVI only; use method='svi'")
+    if resolve_batch_size(config.svi, data.n, 1):
+        raise ConfigError(
+            "latent_factors > 1 fits all rows at every step; set batch_size=0 "
+            f"(automatic takes all rows up to {FULL_BATCH_MAX_ROWS:,})"
+        )
+
+
 def fit(
     data: pd.DataFrame | str | os.PathLike | PreparedData,
     model: str | os.PathLike | Config = "hcl",
@@ -102,6 +126,7 @@ def fit(
     *,
     types: Mapping[str, str] | None = None,
     max_clusters: int | None = None,
+    latent_factors: int | None = None,
     num_steps: int | None = None,
     num_restarts: int | None = None,
     num_samples: int | None = None,
@@ -134,7 +159,14 @@ def fit(
         Column -> ``"continuous" | "binary" | "count"`` overrides, or a count likelihood
         (``"poisson"``, ``"negative_binomial"``) for that column alone.
     max_clusters : int, optional
-        Truncation ``K_max`` of the Dirichlet process (overrides the preset).
+        Truncation ``K_max`` of the Dirichlet process (overrides the preset); with several
+        latent factors, the states of each factor.
+    latent_factors : int, optional
+        Number ``m`` of independent hidden sources of heterogeneity (overrides the preset's
+        ``model.latent_factors``; preset ``factorial`` has 2). Each is a categorical factor
+        whose states shift their own, unknown, set of variables; their joint states
+        (``max_clusters ** m``, at most 64) are summed out exactly. Read them with
+        :attr:`~bayes_hcl.results.HCLResult.factors`. SVI only, all rows per step.
     num_steps, num_restarts : int, optional
         SVI steps and vmapped restarts (override the preset; NUTS starts from this fit).
     num_samples : int, optional
@@ -179,10 +211,13 @@ def fit(
         num_chains=num_chains,
         batch_size=batch_size,
     )
-    config = _resolve_config(model, max_clusters, svi_options, nuts_options, model_options)
+    config = _resolve_config(
+        model, max_clusters, latent_factors, svi_options, nuts_options, model_options
+    )
     data_arg = data
     if not isinstance(data, PreparedData):
         data = _prepare(data, types, config, missing, size_factors)
+    _check_factor_fit(config, data, method)
     if method == "nuts":
         raw = fit_nuts(data, config, seed=seed, progress=progress)
     else:

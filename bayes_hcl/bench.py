@@ -338,7 +338,8 @@ def run_bench(
     Parameters
     ----------
     suite : {"quick", "full", "mixed", "speed", "scaling", "minibatch", "ges-ratio", \
-            "identifiability", "sachs", "single-cell", "exact", "calibration", "nuts-speed"}
+            "identifiability", "sachs", "single-cell", "factors", "exact", "calibration", \
+            "nuts-speed"}
         Which list of :data:`SETTINGS` (``"mixed"``: the two mixed-type settings of
         ``"full"``), ``"identifiability"`` for
         :func:`run_identifiability` (the full settings, bayes_hcl only, scored on the
@@ -353,7 +354,10 @@ def run_bench(
         for :func:`bayes_hcl.bench_scaling.run_ges_ratio` (bayes_hcl against pooled GES,
         d = 20, n = 3000), or ``"speed"`` for
         :func:`bayes_hcl.bench_scaling.run_speed` (n = 2000,
-        d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits), or
+        d = 10; ``repeats`` (at least 3) cold fits in fresh processes, then warm refits),
+        ``"factors"`` for :func:`bayes_hcl.bench_factors.run_factors` (two latent factors
+        against the one-factor model; seeds ``0..repeats-1``) and
+        :func:`bayes_hcl.bench_factors.run_factor_runtime`, or
         one of the posterior suites of :mod:`bayes_hcl.calibration` (``repeats``: seeds for
         ``exact`` and ``nuts-speed``; for ``calibration`` datasets = 50 x ``repeats``).
     out : Path, optional
@@ -405,6 +409,16 @@ def run_bench(
             if suite == "scaling":
                 cost_model(table).to_csv(out / "cost_model.csv", index=False)
         return table
+    if suite == "factors":
+        from .bench_factors import run_factor_runtime, run_factors
+
+        table = run_factors(max(repeats, 1), log=log or print)
+        runtime = run_factor_runtime(log=log or print)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out / "factors.csv", index=False)
+            runtime.to_csv(out / "factors_runtime.csv", index=False)
+        return table
     if suite == "speed":
         from .bench_scaling import run_speed
 
@@ -446,6 +460,7 @@ SUITES = (
     "minibatch",
     "ges-ratio",
     "identifiability",
+    "factors",
     "sachs",
     "single-cell",
     *POSTERIOR_SUITES,

@@ -8,9 +8,6 @@ temporary folder first, so a failed run leaves nothing partial in ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
 import tempfile
 import time
@@ -20,6 +17,7 @@ import numpy as np
 
 from .config import ConfigError, available_presets
 from .data import DataError, parse_types
+from .outputs import check_out_folder, replace_folder, write_outputs
 from .simulate import NOISE_KINDS
 
 __all__ = ["BENCH_SUITES", "build_parser", "main", "write_outputs"]
@@ -35,6 +33,7 @@ BENCH_SUITES = (
     "minibatch",
     "ges-ratio",
     "identifiability",
+    "factors",
     "sachs",
     "single-cell",
     "exact",
@@ -63,7 +62,20 @@ def _add_fit(sub) -> None:
         help="svi (fast, approximate) or nuts (SVI start, then NUTS with order moves)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
-    p.add_argument("--max-clusters", type=int, default=None, help="DP truncation K_max")
+    p.add_argument(
+        "--max-clusters",
+        type=int,
+        default=None,
+        help="DP truncation K_max (with --latent-factors: states per factor)",
+    )
+    p.add_argument(
+        "--latent-factors",
+        type=int,
+        default=None,
+        metavar="M",
+        help="independent hidden sources, each shifting its own variables (preset factorial: 2);"
+        " also writes factors.json and factors/<m>/memberships.csv",
+    )
     p.add_argument(
         "--types",
         default="",
@@ -156,6 +168,18 @@ def _add_simulate(sub) -> None:
             "--n-per-cluster cells in all, a library_size column (see simulate_single_cell)"
         ),
     )
+    p.add_argument(
+        "--factor-states",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help=(
+            "independent hidden factors instead of clusters, with these numbers of states "
+            "(e.g. 2 2); --n-per-cluster rows per joint state (see simulate_factors)"
+        ),
+    )
+    p.add_argument("--factor-targets", type=int, default=3, help="variables each factor changes")
     p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
@@ -192,77 +216,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def write_outputs(result, out: Path, extra: dict) -> None:
-    """Write every file of the command-line contract (DESIGN section 7) into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    result.edge_probabilities().to_csv(out / "edge_probabilities.csv")
-    for k in result.occupied_clusters():
-        folder = out / "clusters" / str(k)
-        folder.mkdir(parents=True, exist_ok=True)
-        result.edge_probabilities(k).to_csv(folder / "edge_probabilities.csv")
-    members = result.memberships()
-    members.columns = [str(c) for c in members.columns]
-    members["cluster"] = result.clusters()
-    members.index.name = "row"
-    members.to_csv(out / "memberships.csv")
-    result.effects().to_csv(out / "effects.csv", index=False)
-    (out / "identifiability.json").write_text(_json(result.identifiability().to_dict()))
-    (out / "summary.json").write_text(_json(_summary_json(result, extra)))
-    result.save(out / "posterior.nc")
-
-
-def _json(value) -> str:
-    """Strict JSON: a non-finite number (an infinite R-hat, say) is written as null."""
-
-    def clean(v):
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        return v
-
-    return json.dumps(clean(value), indent=2, allow_nan=False)
-
-
-def _summary_json(result, extra: dict) -> dict:
-    restarts = result.idata["restarts"]
-    k_post = result.n_clusters()
-    return {
-        "method": result.method,
-        "seed": result.seed,
-        "versions": result.meta["versions"],
-        "created": result.meta["created"],
-        "elbo": {
-            "final": restarts["final_elbo"].values.tolist(),
-            "restart_weights": restarts["weight"].values.tolist(),
-        },
-        "timings": result.meta["timings"],
-        "convergence": result.convergence(),
-        "n_clusters": len(result.occupied_clusters()),
-        "n_clusters_posterior": {str(k): float(p) for k, p in k_post.items()},
-        "cluster_sizes": {
-            str(k): int((result.clusters() == k).sum()) for k in result.occupied_clusters()
-        },
-        "data": {
-            **{k: result.meta["data"][k] for k in ("n", "d", "columns", "types")},
-            "levels": result.meta["data"].get("levels", {}),
-        },
-        "missing_cells": result.missing_cells(),
-        "config": result.meta["config"],
-        **extra,
-    }
-
-
-def _replace_into(tmp: Path, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / "clusters").exists():
-        shutil.rmtree(out / "clusters")
-    for item in tmp.iterdir():
-        os.replace(item, out / item.name)
-
-
 def _join_distributed(args, initialize) -> None:
     """``--distributed``: join the multi-process run; its options alone are an error."""
     given = [
@@ -290,6 +243,8 @@ def _cmd_fit(args) -> int:
     from .devices import initialize_distributed, is_main_process
 
     types = parse_types(args.types) if args.types else None
+    out = Path(args.out)
+    check_out_folder(out)
     _join_distributed(args, initialize_distributed)
     start = time.perf_counter()
     result = fit(
@@ -299,6 +254,7 @@ def _cmd_fit(args) -> int:
         seed=args.seed,
         types=types,
         max_clusters=args.max_clusters,
+        latent_factors=args.latent_factors,
         num_steps=args.num_steps,
         num_restarts=args.num_restarts,
         num_warmup=args.num_warmup,
@@ -311,16 +267,24 @@ def _cmd_fit(args) -> int:
     )
     if not is_main_process():
         return 0  # every process of a distributed run holds the same result; one writes it
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = ["bayes-hcl", *args.argv]
     result._record("command", " ".join(command))
     extra = {"command": command, "wall_s": time.perf_counter() - start}
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        write_outputs(result, Path(tmp), extra)
-        _replace_into(Path(tmp), out)
+        folder = Path(tmp) / out.name
+        write_outputs(result, folder, extra)
+        replace_folder(folder, out)
     headline = "\n".join("  " + line for line in result.identifiability().headline())
-    print(f"{result}\nidentifiability:\n{headline}\nwrote {out}/")
+    factors = ""
+    if result.factors.several:
+        factors = "".join(
+            f"\n  factor {row.factor}: {row.n_states} states (P = {row.p_n_states:.2f}), "
+            f"shifts {', '.join(row.shifts) or 'nothing'}"
+            for row in result.factors.table().itertuples()
+        )
+        factors = f"\nlatent factors:{factors}"
+    print(f"{result}{factors}\nidentifiability:\n{headline}\nwrote {out}/")
     return 0
 
 
@@ -330,7 +294,23 @@ def _cmd_simulate(args) -> int:
 
     sizes = args.n_per_cluster[0] if len(args.n_per_cluster) == 1 else args.n_per_cluster
     try:
-        if args.single_cell:
+        if args.factor_states:
+            from .simulate_factors import simulate_factors
+
+            states = tuple(args.factor_states)
+            sim = simulate_factors(
+                args.n_per_cluster[0] * int(np.prod(states)),
+                args.d,
+                states,
+                args.factor_targets,
+                mean_shift=args.mean_shift,
+                weight_change=args.weight_change,
+                noise=args.noise,
+                binary_fraction=args.binary_fraction,
+                count_fraction=args.count_fraction,
+                seed=args.seed,
+            )
+        elif args.single_cell:
             sim = simulate_single_cell(args.n_per_cluster[0], args.d, args.clusters, seed=args.seed)
         else:
             sim = simulate(

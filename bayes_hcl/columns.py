@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -371,6 +372,23 @@ def _check_types_arg(types: Mapping[str, str] | None, columns: Sequence[str]) ->
     return declared
 
 
+#: Largest integer a float32 holds exactly: the model computes in float32.
+EXACT_COUNT_LIMIT = 2**24
+
+
+def _warn_large_counts(name: str, values: np.ndarray) -> None:
+    """Warn when a count column holds values float32 cannot hold exactly (often not a
+    count at all: an identifier, an amount of money, a timestamp)."""
+    if values.size and float(values.max()) > EXACT_COUNT_LIMIT:
+        warnings.warn(
+            f"column {name!r} holds counts up to {values.max():.3g}, beyond 2^24 (the model "
+            "computes in float32, so they are rounded); if it is not a count, declare it "
+            "continuous or transform it",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _check_declared(name: str, kind: str, values: np.ndarray, index: pd.Index) -> None:
     """Raise if the (observed) values do not fit a declared binary or count type."""
     observed = ~np.isnan(values)
@@ -385,6 +403,8 @@ def _check_declared(name: str, kind: str, values: np.ndarray, index: pd.Index) -
             problem = "is declared count but has a non-integer value"
     else:
         return
+    if kind == "count" and not bad.any():
+        _warn_large_counts(name, values[observed])
     if bad.any():
         pos = int(np.argmax(bad))
         raise DataError(

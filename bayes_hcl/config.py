@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "MAX_JOINT_STATES",
     "Config",
     "ConfigError",
     "ModelConfig",
     "NUTSConfig",
     "SVIConfig",
     "available_presets",
+    "joint_states",
     "load_config",
     "preset_dir",
 ]
@@ -61,9 +63,15 @@ class ModelConfig:
     noise_components: int = 1
     noise_family: str = "gaussian"
     size_factors: str = "none"
+    latent_factors: int = 1
 
     def __post_init__(self) -> None:
-        _check_positive(self, "model", exclude=("noise_loc", "force_continuous", "noise_family"))
+        _check_positive(
+            self,
+            "model",
+            exclude=("noise_loc", "force_continuous", "noise_family", "latent_factors"),
+        )
+        _check_factors(self.latent_factors, self.max_clusters)
         if not isinstance(self.size_factors, str) or not self.size_factors:
             raise ConfigError(
                 "model.size_factors must be 'none', 'total' or the name of a column, "
@@ -89,6 +97,37 @@ class ModelConfig:
                 f"model.count_likelihood {self.count_likelihood!r} "
                 f"is not one of {COUNT_LIKELIHOODS}"
             )
+
+
+#: Largest number of joint states of the latent factors (``max_clusters ** latent_factors``):
+#: every row's likelihood is summed over all of them at every step, so the cost of a step
+#: grows with this product.
+MAX_JOINT_STATES = 64
+
+
+def _check_factors(factors: int, states: int) -> None:
+    if isinstance(factors, bool) or not isinstance(factors, int) or factors < 1:
+        raise ConfigError(
+            f"model.latent_factors must be an integer >= 1 (the number of independent hidden "
+            f"sources), got {factors!r}"
+        )
+    if factors > 1 and states < 2:
+        raise ConfigError(
+            "model.max_clusters (states per latent factor) must be at least 2 with "
+            f"{factors} latent factors"
+        )
+    if states**factors > MAX_JOINT_STATES:
+        raise ConfigError(
+            f"{factors} latent factors of {states} states each make {states**factors} joint "
+            f"states, more than the {MAX_JOINT_STATES} the likelihood can sum over at every "
+            "step; lower model.max_clusters (states per factor) or the number of factors"
+        )
+
+
+def joint_states(config: ModelConfig) -> int:
+    """Number of mixture components of the model: ``max_clusters`` clusters, or, with
+    several latent factors, every joint state ``max_clusters ** latent_factors``."""
+    return config.max_clusters**config.latent_factors
 
 
 #: Smallest minibatch: every step must see enough rows to move the cluster parameters.

@@ -35,24 +35,27 @@ def latent_sites(
     """Shape and support of every latent site of :func:`bayes_hcl.model.hcl_model`.
 
     ``d`` is the number of variables and ``width`` that of model columns (more than ``d``
-    when a categorical variable has a column per non-reference level; default ``d``).
+    when a categorical variable has a column per non-reference level; default ``d``). With
+    ``m = latent_factors > 1``, the cluster sites have one entry per factor and state
+    (``m * K``, see :mod:`bayes_hcl.factorial`) and ``alpha``, ``v`` one row per factor.
     """
-    k = config.max_clusters
+    k, m = config.max_clusters, config.latent_factors
     w = d if width is None else width
     sites = {
         "phi": ((d,), constraints.real),
         "rho": ((d, d), constraints.unit_interval),
         "mu": ((w, w), constraints.real),
-        "W": ((k, w, w), constraints.real),
+        "W": ((m * k, w, w), constraints.real),
         "b_base": ((w,), constraints.real),
-        "b_shift": ((k, w), constraints.real),
+        "b_shift": ((m * k, w), constraints.real),
         "log_sigma_base": ((w,), constraints.real),
-        "log_sigma_shift": ((k, w), constraints.real),
+        "log_sigma_shift": ((m * k, w), constraints.real),
     }
     if k > 1:
+        factor = () if m == 1 else (m,)
         sites = {
-            "alpha": ((), constraints.positive),
-            "v": ((k - 1,), constraints.unit_interval),
+            "alpha": (factor, constraints.positive),
+            "v": ((*factor, k - 1), constraints.unit_interval),
         } | sites
     m = config.noise_components
     if m > 1:
@@ -139,26 +142,29 @@ def initial_params(
     """
     n, width = x.shape
     d = nodes or width
-    k = config.max_clusters
+    k, m = config.max_clusters, config.latent_factors
+    slots = m * k
     k_phi, k_rows, k_w = jax.random.split(key, 3)
-    rows = jax.random.choice(k_rows, n, shape=(k,), replace=k > n)
+    rows = jax.random.choice(k_rows, n, shape=(slots,), replace=slots > n)
     mean = min(config.edge_density / d, 0.5)
     locs = {
         "phi": jax.random.normal(k_phi, (d,)),
         "rho": jnp.full((d, d), jnp.log(mean / (1.0 - mean))),
         "mu": jnp.zeros((width, width)),
-        "W": 0.01 * jax.random.normal(k_w, (k, width, width)),
+        "W": 0.01 * jax.random.normal(k_w, (slots, width, width)),
         "b_base": jnp.zeros(width),
-        "b_shift": x[rows] if k > 1 else jnp.zeros((1, width)),
+        # several factors: each joint state's intercepts sum m random rows' shares
+        "b_shift": x[rows] / m if k > 1 else jnp.zeros((slots, width)),
         "log_sigma_base": jnp.full(width, jnp.log(0.5)),
-        "log_sigma_shift": jnp.zeros((k, width)),
+        "log_sigma_shift": jnp.zeros((slots, width)),
         **initial_noise_locs(config, width),
     }
     if k > 1:
         # v_k = 1 / (K - k) gives equal weights 1 / K; its logit is -log(K - k - 1)
         remaining = jnp.arange(k, 1, -1, dtype=jnp.float32)
-        locs["alpha"] = jnp.zeros(())
-        locs["v"] = -jnp.log(remaining - 1.0)
+        factor = () if m == 1 else (m,)
+        locs["alpha"] = jnp.zeros(factor)
+        locs["v"] = jnp.broadcast_to(-jnp.log(remaining - 1.0), (*factor, k - 1))
     params = {f"{name}_loc": value for name, value in locs.items()}
     for name, (shape, _) in latent_sites(config, d, width).items():
         params[f"{name}_scale"] = jnp.full(shape, 0.1)

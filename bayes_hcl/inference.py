@@ -30,10 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import Config, SVIConfig
+from .config import Config, ModelConfig, SVIConfig, joint_states
 from .convergence import ConvergenceWarning
 from .data import PreparedData
 from .devices import is_main_process, pad_rows, row_devices, shard_rows
+from .factorial import factor_state_keep, factor_warm_params
 from .guide import NOISE_SITES
 from .minibatch import (
     BatchedPrograms,
@@ -51,7 +52,7 @@ from .programs import (
     schedule_rates,
     shape_config,
 )
-from .relabel import relabel_draws
+from .relabel import relabel_draws, relabel_factor_draws
 from .warm_start import warm_start_params
 
 __all__ = ["SVIFit", "default_progress", "fit_svi"]
@@ -148,6 +149,8 @@ def _trim(values: dict, n: int) -> dict:
     for name in ("membership", "log_lik", "partition"):
         if name in out and out[name].shape[-1 if name != "membership" else -2] != n:
             out[name] = out[name][:, :n]
+    if "factor_membership" in out and out["factor_membership"].shape[1] != n:
+        out["factor_membership"] = out["factor_membership"][:, :n]
     return out
 
 
@@ -189,15 +192,22 @@ def _prune_fractions(svi_cfg: SVIConfig) -> np.ndarray:
     return np.where(r % 2 == 1, merge, svi_cfg.prune_fraction)
 
 
-def _prune(summary: dict, active, fractions: np.ndarray):
+def _prune(summary: dict, active, fractions: np.ndarray, model_cfg: ModelConfig):
     """Switch off clusters holding less than ``fractions[r]`` of the rows in restart ``r``.
 
     A truncated DP fitted by SVI keeps spare clusters that copy the universal model and pick
     up a few rows in the overlap of real clusters; they cost nothing in the likelihood and so
     never empty out. Pruning them and refining the remaining clusters is a merge move: rows
     of a spurious cluster return to the real clusters, which are then refitted with them.
+    With several latent factors, the states of each factor are pruned (with every joint
+    state they are part of; :func:`~bayes_hcl.factorial.factor_state_keep`).
     """
     partition = summary["partition"]
+    if model_cfg.latent_factors > 1:
+        keep = factor_state_keep(
+            partition, fractions, model_cfg.latent_factors, model_cfg.max_clusters
+        )
+        return jnp.asarray(keep, dtype=jnp.float32) * active
     k = active.shape[1]
     counts = np.stack([np.bincount(p, minlength=k) for p in partition])
     keep = counts >= np.maximum(1.0, fractions[:, None] * partition.shape[1])
@@ -215,7 +225,8 @@ def _warm_restarts(prog, states, summary, active, data, step: int, key, args, se
         start = list(np.argsort(summary["order"][r]))
         # only a categorical variable's blocks start from the restart's current values
         own = None
-        if data.design is not None:
+        factors = prog.config.model.latent_factors
+        if data.design is not None and factors == 1:
             own = {name: np.asarray(current[f"{name}_loc"][r]) for name in sites}
         p, _ = warm_start_params(
             data,
@@ -226,6 +237,8 @@ def _warm_restarts(prog, states, summary, active, data, step: int, key, args, se
             seed=seed + r,
             current=own,
         )
+        if factors > 1:
+            p = factor_warm_params(p, membership, factors, prog.config.model.max_clusters)
         params.append(p)
     stacked = jax.tree_util.tree_map(lambda *a: jnp.asarray(np.stack(a)), *params)
     # the noise law is learnt from residuals, not from the order: keep what SVI has found
@@ -379,7 +392,7 @@ def fit_svi(
     n_chunks = -(-svi_cfg.num_steps // CHUNK)
     prune_chunk = round(svi_cfg.prune_at * n_chunks) if svi_cfg.prune_fraction > 0 else -1
     search_chunk = round(svi_cfg.order_search_at * n_chunks) if svi_cfg.order_search_at else -1
-    active = _initial_active(svi_cfg, config.model.max_clusters)
+    active = _initial_active(svi_cfg, joint_states(config.model))
     losses, search_s = [], 0.0
     run_start, compile_before = time.perf_counter(), prog.compile_s
     chunk, rates = feed.chunk(), schedule_rates(svi_cfg)
@@ -389,7 +402,7 @@ def fit_svi(
             if c in (prune_chunk, search_chunk):
                 summary = _restart_summary(prog, states, active, rows, data.n)
                 if svi_cfg.prune_fraction > 0:
-                    active = _prune(summary, active, _prune_fractions(svi_cfg))
+                    active = _prune(summary, active, _prune_fractions(svi_cfg), config.model)
             if c == search_chunk:
                 search_start = time.perf_counter()
                 batch = feed.batch()
@@ -426,7 +439,10 @@ def fit_svi(
         raw = prog.posterior(states, active, jnp.asarray(restarts), k_draws, rows)
         draws = _trim({name: np.asarray(value) for name, value in raw.items()}, data.n)
         best = restarts == np.argmax(weights)
-        draws = relabel_draws(draws, draws["membership"][best].mean(0))
+        if "factor_membership" in draws:
+            draws = relabel_factor_draws(draws, draws["factor_membership"][best].mean(0))
+        else:
+            draws = relabel_draws(draws, draws["membership"][best].mean(0))
     history = -np.concatenate(losses, axis=1)[:, : svi_cfg.num_steps]
     total_steps = n_chunks * CHUNK * svi_cfg.num_restarts
     return SVIFit(
@@ -437,7 +453,7 @@ def fit_svi(
         elbo_history=history,
         restart_summary={
             **{k: v for k, v in summary.items() if k != "membership"},
-            "forced_one_cluster": _forced_one_cluster(svi_cfg, config.model.max_clusters),
+            "forced_one_cluster": _forced_one_cluster(svi_cfg, joint_states(config.model)),
             "faults": recovery.faults,
         },
         membership_mean=membership_mean,

@@ -20,6 +20,13 @@ import numpyro.distributions as dist
 from jax.scipy.special import logsumexp
 
 from .config import ModelConfig
+from .factorial import (
+    factor_quantities,
+    joint_log_weights,
+    mixture_log_weights,
+    slot_count,
+    to_joint,
+)
 from .likelihoods import (
     BINARY,
     CATEGORICAL,
@@ -176,9 +183,16 @@ def _edge_prior(cfg: ModelConfig, d: int) -> tuple[float, float]:
 
 
 def _cluster_log_weights(cfg: ModelConfig) -> jnp.ndarray:
-    k = cfg.max_clusters
+    k, m = cfg.max_clusters, cfg.latent_factors
     if k == 1:
         return jnp.zeros(1)
+    if m > 1:
+        # one truncated DP per latent factor; the joint states' weights are their products
+        alpha = numpyro.sample(
+            "alpha", dist.Gamma(cfg.dp_shape, cfg.dp_rate).expand([m]).to_event(1)
+        )
+        v = numpyro.sample("v", dist.Beta(1.0, alpha[:, None]).expand([m, k - 1]).to_event(2))
+        return joint_log_weights(v, m, k)
     alpha = numpyro.sample("alpha", dist.Gamma(cfg.dp_shape, cfg.dp_rate))
     v = numpyro.sample("v", dist.Beta(1.0, alpha).expand([k - 1]).to_event(1))
     return stick_breaking_log_weights(v)
@@ -194,7 +208,8 @@ def _shift_priors(config: ModelConfig) -> tuple[SpikeAndSlab, SpikeAndSlab]:
 
 
 def _cluster_shifts(config: ModelConfig, k: int, d: int):
-    """Intercepts and noise scales ``(K, d)``: a universal value plus a sparse cluster shift.
+    """Intercepts and noise scales ``(K, d)``: a universal value plus a sparse cluster shift
+    (with several latent factors: the sum of the shifts of every factor's state).
 
     The shift prior is spike-and-slab, so a variable is a "shift target" of a cluster only if
     the data demand it. This is what makes the shared causal order identifiable from mean and
@@ -208,6 +223,7 @@ def _cluster_shifts(config: ModelConfig, k: int, d: int):
         "log_sigma_base", dist.Normal(config.noise_loc, config.noise_scale).expand([d]).to_event(1)
     )
     shift_s = numpyro.sample("log_sigma_shift", s_prior.expand([k, d]).to_event(2))
+    shift_b, shift_s = to_joint(shift_b, config, "sum"), to_joint(shift_s, config, "sum")
     return base_b + shift_b, jnp.exp(base_s + shift_s)
 
 
@@ -342,7 +358,7 @@ def _linear_sem(
     edge mask and, for a soft mask, the node potentials whose cyclic Jacobian it needs."""
     n, width = y.shape
     d = width if node_of is None else max(node_of) + 1
-    k = config.max_clusters
+    k = slot_count(config)
     log_pi = masked_log_weights(_cluster_log_weights(config), active)
     mask, phi = order_fn(d)
     a, b = _edge_prior(config, d)
@@ -359,7 +375,7 @@ def _linear_sem(
         numpyro.factor("masked_W", _masked_weight_correction(w, prior_w, mask, config.spike_scale))
     intercepts, noise = _cluster_shifts(config, k, width)
     noise_shape = _noise_shape(config, width)
-    weights = w * expand_to_columns(mask, node_of)
+    weights = to_joint(w, config, "mean") * expand_to_columns(mask, node_of)
     with numpyro.plate("obs", n):
         comp = component_loglik(
             y,
@@ -384,7 +400,7 @@ def _weight_prior(config: ModelConfig, rho, mu, node_of):
     if node_of is None:
         return SpikeAndSlab(rho, mu, config.spike_scale, config.slab_scale)
     return GroupSpikeAndSlab(
-        rho, mu, config.spike_scale, config.slab_scale, node_of, config.max_clusters
+        rho, mu, config.spike_scale, config.slab_scale, node_of, slot_count(config)
     )
 
 
@@ -408,6 +424,13 @@ def _per_variable(q: dict, node_of) -> dict:
     for name in ("b", "sigma", "noise_shift"):
         out[name] = q[name][:, first]
     out["intercept_shift"] = jax.ops.segment_max(q["intercept_shift"].T, idx, d).T
+    if "factor_intercept_shift" in q:
+        slots = q["factor_intercept_shift"]
+        flat = slots.reshape(-1, slots.shape[-1])
+        out["factor_intercept_shift"] = jax.ops.segment_max(flat.T, idx, d).T.reshape(
+            (*slots.shape[:-1], d)
+        )
+        out["factor_noise_shift"] = q["factor_noise_shift"][..., first]
     for name in ("noise_weights", "noise_locs", "noise_scales"):
         if name in q:
             out[name] = q[name][first]
@@ -445,14 +468,14 @@ def draw_quantities(
         those of its first non-reference level and its ``intercept_shift`` the largest over
         its levels.
     """
-    k = config.max_clusters
-    log_pi = jnp.zeros(1) if k == 1 else stick_breaking_log_weights(latents["v"])
-    log_pi = masked_log_weights(log_pi, active)
+    k, m = config.max_clusters, config.latent_factors
+    log_pi = masked_log_weights(mixture_log_weights(latents, config), active)
     hard = hard_order_mask(latents["phi"])
     prior_w = _weight_prior(config, latents["rho"], latents["mu"], node_of)
-    weights = latents["W"] * expand_to_columns(hard, node_of)
-    intercepts = latents["b_base"] + latents["b_shift"]
-    noise = jnp.exp(latents["log_sigma_base"] + latents["log_sigma_shift"])
+    joint_w = to_joint(latents["W"], config, "mean")
+    weights = joint_w * expand_to_columns(hard, node_of)
+    intercepts = latents["b_base"] + to_joint(latents["b_shift"], config, "sum")
+    noise = jnp.exp(latents["log_sigma_base"] + to_joint(latents["log_sigma_shift"], config, "sum"))
     shape = _latent_noise_shape(latents, config)
     comp = component_loglik(
         y,
@@ -475,13 +498,15 @@ def draw_quantities(
         "log_weights": log_pi,
         "membership": jnp.exp(comp - log_lik[:, None]),
         "log_lik": log_lik,
-        "inclusion": prior_w.responsibility(latents["W"]) * hard,
+        "inclusion": prior_w.responsibility(joint_w) * hard,
         "weights": weights,
         "b": intercepts,
         "sigma": noise,
         "intercept_shift": b_prior.responsibility(latents["b_shift"]),
         "noise_shift": s_prior.responsibility(latents["log_sigma_shift"]),
     }
+    if m > 1:
+        out |= factor_quantities(out, latents["v"], m, k)
     if shape is not None:
         log_w, locs, scales = shape
         out |= {"noise_weights": jnp.exp(log_w), "noise_locs": locs, "noise_scales": scales}

@@ -225,6 +225,19 @@ def _unconstrained_start(model, args, init: dict, num_chains: int) -> dict:
     return {k: np.asarray(v)[source] for k, v in z.items()}
 
 
+def _check_finite_draws(draws: dict) -> None:
+    """Refuse draws holding a non-finite value (a chain that left the region where the
+    density is finite): its probabilities would be NaN."""
+    for name, value in draws.items():
+        bad = ~np.isfinite(np.asarray(value, dtype=float))
+        if bad.any():
+            chain = int(np.argwhere(bad)[0][0])
+            raise FloatingPointError(
+                f"NUTS chain {chain} produced non-finite values of {name!r}; "
+                "refit with more warm-up steps (num_warmup) or check the data for extreme values"
+            )
+
+
 def _chain_method(num_chains: int) -> str:
     """``"parallel"`` when the chains can be split evenly over several devices (the chain axis
     is then sharded, each device running its chains), else ``"vectorized"`` on one."""
@@ -378,6 +391,7 @@ def fit_nuts(
     )
     quant_start = time.perf_counter()
     draws = _chain_quantities(samples, data, run_config)
+    _check_finite_draws(draws)
     chains = draws["phi"].shape[0]
     return NUTSFit(
         draws=draws,

@@ -9,16 +9,26 @@ JSON strings in the posterior's attributes.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from . import arviz_io
-from .data import PreparedData
+from .data import DataError, PreparedData
 from .summary import min_cluster_size
 
-__all__ = ["RESULT_FORMAT", "build_inference_data", "restart_evidence"]
+__all__ = [
+    "RESULT_FORMAT",
+    "build_inference_data",
+    "decode_attr",
+    "read_result_file",
+    "restart_evidence",
+    "write_result_file",
+]
 
 #: Version of the saved result's layout, recorded as the posterior attribute ``format``:
 #: 1 (no attribute) up to 0.1.0's per-draw memberships only; 2 adds the compact posterior of
@@ -49,6 +59,30 @@ _DIMS = {
     "noise_locs": ["node", "noise_component"],
     "noise_scales": ["node", "noise_component"],
 }
+
+
+#: Dimensions of the sites of a fit with several latent factors (the slot axis of ``W``,
+#: ``b_shift`` and ``log_sigma_shift`` is split into factor and state).
+_FACTOR_DIMS = {
+    "alpha": ["factor"],
+    "W": ["factor", "state", "parent", "node"],
+    "b_shift": ["factor", "state", "node"],
+    "log_sigma_shift": ["factor", "state", "node"],
+    "factor_log_weights": ["factor", "state"],
+    "factor_intercept_shift": ["factor", "state", "node"],
+    "factor_noise_shift": ["factor", "state", "node"],
+    "factor_membership": ["obs", "factor", "state"],
+}
+
+
+def _split_slots(draws: dict) -> dict:
+    """Several-factor draws with their slot axes split into ``(factor, state)``."""
+    m, k = draws["factor_log_weights"].shape[-2:]
+    out = dict(draws)
+    for name in ("W", "b_shift", "log_sigma_shift"):
+        value = draws[name]
+        out[name] = value.reshape((*value.shape[:2], m, k, *value.shape[3:]))
+    return out
 
 
 _COLUMN_SITES = ("mu", "W", "b_base", "log_sigma_base", "b_shift", "log_sigma_shift")
@@ -117,7 +151,11 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
     chained = hasattr(fit, "sample_stats")
     draws = fit.draws if chained else {k: v[None] for k, v in fit.draws.items()}
     stats = fit.sample_stats if chained else {"restart": fit.draw_restart[None]}
-    posterior = {k: v for k, v in draws.items() if k in _DIMS}
+    dims = dict(_DIMS)
+    if "factor_log_weights" in draws:
+        draws = _split_slots(draws)
+        dims |= _FACTOR_DIMS
+    posterior = {k: v for k, v in draws.items() if k in dims}
     compact = getattr(fit, "membership_mean", None) is not None
     if not compact:
         posterior["membership"] = posterior["membership"].astype(np.float32)
@@ -135,7 +173,9 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
     }
     if "noise_weights" in draws:
         coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])
-    dims = dict(_DIMS)
+    if "factor_log_weights" in draws:
+        m, k = draws["factor_log_weights"].shape[-2:]
+        coords |= {"factor": np.arange(m), "state": np.arange(k)}
     if data.design is not None:
         # latent sites are per model column: a categorical variable has one per level
         coords["term"] = coords["parent_term"] = list(data.model_terms())
@@ -155,3 +195,50 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
         extra_groups=extra,
         attrs={k: json.dumps(v) if not isinstance(v, str) else v for k, v in attrs.items()},
     )
+
+
+def decode_attr(value: Any) -> Any:
+    """A posterior attribute: JSON text decoded, anything else as it is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def write_result_file(idata, path: str | os.PathLike) -> None:
+    """Write a result's data to ``path`` by a temporary file beside it and a rename."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        arviz_io.write_netcdf(idata, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_result_file(path: str | os.PathLike):
+    """The data of a result file, checked: a netCDF file holding a fit's metadata in a
+    result format this version reads (see :func:`bayes_hcl.results.load_result`)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no result file at {str(path)!r}")
+    where = f"{str(path)!r}"
+    try:
+        idata = arviz_io.read_netcdf(path)
+    except (OSError, ValueError, KeyError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"{where} is not a result written by HCLResult.save ({first})") from None
+    attrs = idata.posterior.attrs if arviz_io.has_group(idata, "posterior") else {}
+    if not {"config", "data", "seed", "method"} <= set(attrs):
+        raise DataError(f"{where} holds no bayes_hcl result (no fit metadata on its posterior)")
+    written = int(decode_attr(attrs.get("format", 1)))
+    if written > RESULT_FORMAT:
+        version = decode_attr(attrs.get("versions", "{}")).get("bayes_hcl", "a later version")
+        raise DataError(
+            f"{where} was written by bayes_hcl {version} in result format {written}; this "
+            f"version reads formats up to {RESULT_FORMAT}: upgrade bayes_hcl to read it"
+        )
+    return idata

@@ -27,7 +27,7 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density, potential_energy
 from numpyro.optim import ClippedAdam
 
-from .config import Config, ModelConfig, SVIConfig
+from .config import Config, ModelConfig, SVIConfig, joint_states
 from .data import PreparedData
 from .devices import replicated
 from .guide import guide_median, guide_sample, initial_params, latent_sites, mean_field_guide
@@ -199,7 +199,7 @@ class Programs:
             return
         states = jax.eval_shape(self._init_states, keys, args)
         params = jax.eval_shape(jax.vmap(self.svi.get_params), states)
-        r, k = keys.shape[0], self.config.model.max_clusters
+        r, k = keys.shape[0], joint_states(self.config.model)
         active = jax.ShapeDtypeStruct((r, k), jnp.float32)
         draws = jax.ShapeDtypeStruct((self.config.svi.num_samples,), jnp.int32)
         key = jax.ShapeDtypeStruct(keys.shape[1:], keys.dtype)
@@ -284,14 +284,14 @@ class Programs:
             init = initial_params(
                 k_params, x, self.config.model, self.config.svi.order_init_scale, self.d
             )
-            active = jnp.ones(self.config.model.max_clusters)
+            active = jnp.ones(joint_states(self.config.model))
             model_args = self._model_args(args, self.temperature(0.0, jnp.ones(2)), active)
             return self.svi.init(k_init, *model_args, init_params=init)
 
         return jax.vmap(one)(keys)
 
     def _restart_from(self, keys, params, step, args, rates):
-        active = jnp.ones(self.config.model.max_clusters)
+        active = jnp.ones(joint_states(self.config.model))
 
         def one(key, init):
             model_args = self._model_args(args, self.temperature(step, rates), active)

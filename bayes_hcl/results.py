@@ -19,11 +19,17 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from . import arviz_io, diagnostics, summary
 from . import convergence as convergence_
+from . import diagnostics, summary
 from .config import Config
-from .data import TYPE_CODES, DataError
-from .posterior import RESULT_FORMAT, build_inference_data
+from .data import TYPE_CODES
+from .factors import FactorReadout
+from .posterior import (
+    build_inference_data,
+    decode_attr,
+    read_result_file,
+    write_result_file,
+)
 
 __all__ = ["HCLResult", "build_inference_data", "load_result"]
 
@@ -289,8 +295,19 @@ class HCLResult:
         is what the CLI writes as ``identifiability.json``; ``to_frame()`` gives tables.
         """
         if "_ident" not in self.__dict__:
-            self.__dict__["_ident"] = diagnostics.identifiability_report(self._ident_context())
+            report = diagnostics.identifiability_report(self._ident_context())
+            if self.factors.several:
+                report = diagnostics.IdentifiabilityReport(
+                    {**report, "factors": self.factors.separability()}
+                )
+            self.__dict__["_ident"] = report
         return self.__dict__["_ident"]
+
+    @cached_property
+    def factors(self) -> FactorReadout:
+        """The latent factors: states, memberships, what each changes, separability (see
+        :class:`~bayes_hcl.factors.FactorReadout`; a one-factor fit has one, its clusters)."""
+        return FactorReadout(self)
 
     @cached_property
     def _changes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -446,8 +463,13 @@ class HCLResult:
         self.idata.posterior.attrs[key] = value if isinstance(value, str) else json.dumps(value)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the posterior and all metadata to a netCDF file (lossless)."""
-        arviz_io.write_netcdf(self.idata, path)
+        """Write the posterior and all metadata to a netCDF file (lossless).
+
+        The file is written beside ``path`` under a temporary name and renamed into place,
+        so ``path`` never holds a half-written result (an interrupted save leaves any
+        earlier file there as it was).
+        """
+        write_result_file(self.idata, path)
 
     def __repr__(self) -> str:
         k = self.n_clusters()
@@ -458,13 +480,7 @@ class HCLResult:
         )
 
 
-def _maybe_json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
+_maybe_json = decode_attr  # results' attributes are JSON text
 
 
 def load_result(path: str | os.PathLike) -> HCLResult:
@@ -479,22 +495,4 @@ def load_result(path: str | os.PathLike) -> HCLResult:
         later result format (``bayes_hcl.posterior.RESULT_FORMAT``) than this version
         reads.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no result file at {str(path)!r}")
-    where = f"{str(path)!r}"
-    try:
-        idata = arviz_io.read_netcdf(path)
-    except (OSError, ValueError, KeyError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise DataError(f"{where} is not a result written by HCLResult.save ({first})") from None
-    attrs = idata.posterior.attrs if arviz_io.has_group(idata, "posterior") else {}
-    if not {"config", "data", "seed", "method"} <= set(attrs):
-        raise DataError(f"{where} holds no bayes_hcl result (no fit metadata on its posterior)")
-    written = int(_maybe_json(attrs.get("format", 1)))
-    if written > RESULT_FORMAT:
-        version = _maybe_json(attrs.get("versions", "{}")).get("bayes_hcl", "a later version")
-        raise DataError(
-            f"{where} was written by bayes_hcl {version} in result format {written}; this "
-            f"version reads formats up to {RESULT_FORMAT}: upgrade bayes_hcl to read it"
-        )
-    return HCLResult(idata)
+    return HCLResult(read_result_file(path))

@@ -62,6 +62,7 @@ def _check_match(fit: dict) -> None:
     assert fit["edge_diff"] <= 0.02, fit
 
 
+@pytest.mark.slow  # 41 s; the sharding helpers are tested below one by one
 def test_rows_split_over_two_devices_match_the_one_device_fit():
     _check_match(_one_and_two_devices("full")["None"])  # 301 rows padded to 302
 

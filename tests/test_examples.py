@@ -45,6 +45,7 @@ def test_quickstart_notebook_runs_and_finds_the_clusters(tmp_path):
     assert _report_sections(tmp_path / "quickstart_report.html") == list(SECTIONS)
 
 
+@pytest.mark.slow  # 33 s; the Sachs fit also runs in the sachs benchmark suite
 def test_sachs_notebook_runs_and_compares_with_what_is_known(tmp_path):
     text = _run_notebook("sachs.ipynb", tmp_path)
     assert re.search(r"ARI of clusters vs conditions: [\d.]+", text)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bayes_hcl.config import SVIConfig
+from bayes_hcl.config import ModelConfig, SVIConfig
 from bayes_hcl.inference import (
     _allocate,
     _prune,
@@ -53,6 +53,18 @@ def test_every_other_restart_prunes_with_the_merge_fraction():
     cfg = SVIConfig(num_restarts=5, prune_fraction=0.03, merge_fraction=0.15)
     np.testing.assert_allclose(_prune_fractions(cfg), [0.03, 0.15, 0.03, 0.15, 0.03])
     partition = np.array([[0] * 80 + [1] * 12 + [2] * 8, [0] * 80 + [1] * 12 + [2] * 8])
-    active = _prune({"partition": partition}, np.ones((2, 4)), np.array([0.03, 0.15]))
+    fractions = np.array([0.03, 0.15])
+    active = _prune({"partition": partition}, np.ones((2, 4)), fractions, ModelConfig())
     # restart 0 keeps the 12 % and 8 % clusters; restart 1 merges both into the largest
     np.testing.assert_array_equal(np.asarray(active), [[1, 1, 1, 0], [1, 0, 0, 0]])
+
+
+def test_several_factors_prune_states_of_a_factor_not_single_joint_states():
+    # 2 factors x 2 states: joint states (0,0) (0,1) (1,0) (1,1); factor 0's state 1 holds
+    # 10 % of the rows, factor 1's states 50 % each, joint state (1,1) only 4 %
+    partition = np.array([[0] * 45 + [1] * 45 + [2] * 6 + [3] * 4] * 2)
+    cfg = ModelConfig(latent_factors=2, max_clusters=2)
+    active = _prune({"partition": partition}, np.ones((2, 4)), np.array([0.05, 0.15]), cfg)
+    # a 5 % threshold keeps all (no joint state alone is pruned); 15 % drops factor 0's
+    # state 1 and both joint states it is part of
+    np.testing.assert_array_equal(np.asarray(active), [[1, 1, 1, 1], [1, 1, 0, 0]])

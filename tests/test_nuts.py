@@ -68,6 +68,7 @@ def test_nuts_edge_probabilities_match_the_exact_posterior(d):
     assert fit.sample_stats["diverging"].sum() == 0
 
 
+@pytest.mark.slow  # 30 s; the exact-posterior test above checks what the chains reach
 def test_chains_started_in_different_orders_meet():
     data = chain_data(3)
     config = one_cluster_config(num_warmup=300, num_samples=600, num_chains=4)

@@ -1,6 +1,8 @@
 """Issue #8 so far: inputs that used to slip through or crash, and result files."""
 
+import copy
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -249,3 +251,160 @@ def test_a_masked_fit_after_an_unmasked_one_reuses_nothing_it_cannot():
     data.iloc[4, 1] = np.nan
     masked = bh.fit(data, seed=0, progress=False, missing="mask", **options)
     assert masked.missing_cells() == {data.columns[1]: 1}
+
+
+# ------------------------------------------------------------------ any table through fit
+
+_FAMILIES = ("normal", "student1", "lognormal", "uniform", "rounded")
+
+
+@st.composite
+def fit_frames(draw) -> pd.DataFrame:
+    """40 rows of one continuous, one binary and one count column with values of any
+    scale and tail, ties, outliers and near-constant stretches (the column kinds stay
+    fixed, so every example runs the same compiled programs)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = 40
+    family = draw(st.sampled_from(_FAMILIES))
+    scale = 10.0 ** draw(st.integers(-6, 12))
+    base = {
+        "normal": rng.normal(size=n),
+        "student1": rng.standard_t(1, size=n),
+        "lognormal": rng.lognormal(0, 3, size=n),
+        "uniform": rng.uniform(size=n),
+        "rounded": rng.normal(size=n).round(),
+    }[family]
+    cont = base * scale + draw(st.floats(-1e9, 1e9))
+    if draw(st.booleans()):
+        cont[: draw(st.integers(1, n - 2))] = cont[0]  # a long run of one value
+    binary = (rng.uniform(size=n) < draw(st.floats(0.03, 0.97))).astype(int)
+    lam = 10.0 ** draw(st.floats(-1, 6))
+    count = rng.poisson(lam, size=n)
+    frame = pd.DataFrame({"cont": cont, "flag": binary, "count": count})
+    if draw(st.booleans()):
+        frame = frame[["count", "cont", "flag"]]  # any column order
+    return frame
+
+
+FIT_PROPERTY_EXAMPLES = 6  # about 3 s each; the slow variant below runs 60
+_TINY_FIT = {"num_steps": 100, "num_restarts": 2, "num_samples": 20, "max_clusters": 2}
+
+
+@settings(max_examples=FIT_PROPERTY_EXAMPLES, deadline=None)
+@given(fit_frames())
+def test_any_such_table_fits_with_finite_probabilities_or_is_refused(frame):
+    _fits_or_is_refused(frame)
+
+
+@pytest.mark.slow
+@settings(max_examples=10 * FIT_PROPERTY_EXAMPLES, deadline=None)
+@given(fit_frames())
+def test_many_such_tables_fit_with_finite_probabilities_or_are_refused(frame):
+    _fits_or_is_refused(frame)
+
+
+def _fits_or_is_refused(frame):
+    types = {"cont": "continuous", "flag": "binary", "count": "count"}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence of 100 steps is not the point
+            result = bh.fit(frame, types=types, seed=0, progress=False, **_TINY_FIT)
+    except (bh.DataError, bh.ConfigError) as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    for table in (result.edge_probabilities(), result.memberships(), result.n_clusters()):
+        values = np.asarray(table, dtype=float)
+        assert np.isfinite(values).all() and (values >= 0).all() and (values <= 1 + 1e-9).all()
+    assert len(result.clusters()) == len(frame)
+
+
+# ------------------------------------------------------------------ nothing lost
+
+
+def test_save_writes_beside_and_renames_so_an_interrupted_save_keeps_the_old_file(
+    small_fit, tmp_path, monkeypatch
+):
+    from bayes_hcl import arviz_io
+
+    path = tmp_path / "fit.nc"
+    small_fit.save(path)
+    before = path.read_bytes()
+
+    def interrupted(data, target):
+        with open(target, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(arviz_io, "write_netcdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        small_fit.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]  # no temporary file left
+
+
+def test_cli_out_is_replaced_whole_or_not_at_all(small_fit, tmp_path, monkeypatch, capsys):
+    from bayes_hcl import api, cli
+
+    fitted = bh.HCLResult(copy.deepcopy(small_fit.idata))  # the CLI records its command on it
+    monkeypatch.setattr(api, "fit", lambda *a, **k: fitted)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"old": true}')
+    (out / "clusters").mkdir()
+    (out / "clusters" / "7").mkdir()
+    real_write = cli.write_outputs
+
+    def interrupted(result, folder, extra):
+        folder.mkdir(parents=True)
+        (folder / "edge_probabilities.csv").write_text("partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "write_outputs", interrupted)
+    assert cli.main(["fit", "d.csv", "--out", str(out)]) == 130
+    assert sorted(p.name for p in out.iterdir()) == ["clusters", "summary.json"]
+    assert (out / "summary.json").read_text() == '{"old": true}'
+    monkeypatch.setattr(cli, "write_outputs", real_write)
+    assert cli.main(["fit", "d.csv", "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["seed"] == small_fit.seed
+    clusters = {p.name for p in (out / "clusters").iterdir()}
+    assert clusters == {str(k) for k in small_fit.occupied_clusters()}  # old cluster 7 gone
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing left beside it
+    capsys.readouterr()
+
+
+def test_cli_refuses_an_out_folder_holding_other_files_before_fitting(
+    tmp_path, monkeypatch, capsys
+):
+    from bayes_hcl import api, cli
+
+    def never(*args, **kwargs):
+        raise AssertionError("fit ran")
+
+    monkeypatch.setattr(api, "fit", never)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    assert cli.main(["fit", "d.csv", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds files bayes-hcl did not write ('thesis.tex')" in err
+    assert (out / "thesis.tex").read_text() == "precious"
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["fit", "d.csv", "--out", str(tmp_path / "file")]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
+
+
+def test_huge_counts_are_fitted_with_a_warning():
+    frame = pd.DataFrame({"a": np.linspace(0, 1, 30), "b": np.r_[np.arange(29), 2**63 - 1]})
+    with pytest.warns(UserWarning, match=r"column 'b' holds counts up to 9\.22e\+18, beyond 2\^24"):
+        data = bh.prepare(frame)
+    assert data.types == ("continuous", "count") and np.isfinite(data.x).all()
+
+
+def test_nuts_draws_with_a_non_finite_value_are_refused():
+    from bayes_hcl.nuts import _check_finite_draws
+
+    draws = {"phi": np.zeros((2, 5, 3)), "W": np.zeros((2, 5, 1, 3, 3))}
+    _check_finite_draws(draws)
+    draws["W"][1, 3, 0, 1, 2] = np.nan
+    with pytest.raises(FloatingPointError, match="NUTS chain 1 produced non-finite values of 'W'"):
+        _check_finite_draws(draws)
