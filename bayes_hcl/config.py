@@ -116,7 +116,7 @@ def _check_factors(factors: int, states: int) -> None:
             "model.max_clusters (states per latent factor) must be at least 2 with "
             f"{factors} latent factors"
         )
-    if states**factors > MAX_JOINT_STATES:
+    if factors > 1 and states**factors > MAX_JOINT_STATES:
         raise ConfigError(
             f"{factors} latent factors of {states} states each make {states**factors} joint "
             f"states, more than the {MAX_JOINT_STATES} the likelihood can sum over at every "

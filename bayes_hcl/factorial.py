@@ -30,7 +30,6 @@ from .config import ModelConfig
 from .priors import stick_breaking_log_weights
 
 __all__ = [
-    "factor_log_weights",
     "factor_marginals",
     "factor_quantities",
     "factor_slots",
@@ -44,6 +43,10 @@ __all__ = [
     "slots_from_joint",
     "to_joint",
 ]
+
+
+#: Floor of a pruned state's weight before its log (keeps the log finite).
+TINY = float(np.finfo(np.float32).tiny)
 
 
 @functools.lru_cache(maxsize=32)
@@ -108,11 +111,6 @@ def joint_log_weights(v, factors: int, states: int):
     fractions ``v`` ``(m, K - 1)``: the factors are independent."""
     log_pi = jax.vmap(stick_breaking_log_weights)(v)  # (m, K)
     return log_pi.reshape(-1)[factor_slots(factors, states)].sum(1)
-
-
-def factor_log_weights(v):
-    """``(m, K)`` each factor's own mixture log weights."""
-    return jax.vmap(stick_breaking_log_weights)(v)
 
 
 def factor_warm_params(params: dict, membership: np.ndarray, factors: int, states: int) -> dict:
@@ -181,11 +179,13 @@ def to_joint(per_slot, config: ModelConfig, how: str):
     return joint_from_slots(per_slot, config.latent_factors, config.max_clusters, how)
 
 
-def factor_quantities(out: dict, v, m: int, k: int) -> dict:
+def factor_quantities(out: dict, m: int, k: int) -> dict:
     """Per-factor readouts of a draw, and the joint states' shift probabilities.
 
     A joint state shifts a variable when any of its factors' states does (the shifts add
-    up), so its probability is ``1 - prod_f (1 - p[f, s_f])`` under the draw.
+    up), so its probability is ``1 - prod_f (1 - p[f, s_f])`` under the draw. Each factor's
+    state weights are the marginals of the joint states' weights after pruning (a pruned
+    state has weight 0 whatever its stick fraction).
     """
     slot_b, slot_s = out["intercept_shift"], out["noise_shift"]  # (m * K, width)
     width = slot_b.shape[-1]
@@ -198,7 +198,9 @@ def factor_quantities(out: dict, v, m: int, k: int) -> dict:
         "noise_shift": joint_any(slot_s),
         "factor_intercept_shift": slot_b.reshape(m, k, width),
         "factor_noise_shift": slot_s.reshape(m, k, width),
-        "factor_log_weights": factor_log_weights(v),
+        "factor_log_weights": jnp.log(
+            jnp.maximum(factor_marginals(jnp.exp(out["log_weights"]), m, k), TINY)
+        ),
         "factor_membership": factor_marginals(out["membership"], m, k),
     }
 

@@ -124,12 +124,14 @@ class FactorReadout:
         return members.columns.to_numpy()[members.to_numpy().argmax(1)]
 
     def _term_variables(self) -> np.ndarray:
-        """Variable of every model column (a categorical variable has one per level)."""
-        post = self._result.idata.posterior
-        if "term" not in post.coords:
-            return np.arange(len(self.columns))
-        names = [str(t).split("[")[0] for t in post.coords["term"].values]
-        return np.asarray([self.columns.index(name) for name in names])
+        """Variable of every model column (a categorical variable has one per
+        non-reference level, in column order)."""
+        levels = self._result.meta["data"].get("levels", {})
+        repeats = [
+            max(len(levels.get(c, [])) - 1, 1) if kind == "categorical" else 1
+            for c, kind in zip(self.columns, self._result.types, strict=True)
+        ]
+        return np.repeat(np.arange(len(self.columns)), repeats)
 
     def _change_draws(self) -> np.ndarray:
         """``(S, m, d)`` per draw: does the factor change each variable (see module doc)."""

@@ -27,7 +27,7 @@ import numpy as np
 from jax import lax
 from numpyro.infer.util import potential_energy
 
-from .config import SVIConfig
+from .config import SVIConfig, joint_states
 from .data import PreparedData
 from .devices import shard_rows
 from .guide import guide_median, latent_sites
@@ -175,7 +175,7 @@ class BatchedPrograms(Programs):
         self, config, types: tuple[int, ...], batch_size: int, node_of=None, devices: int = 1
     ):
         super().__init__(config, types, batch_size, node_of, devices)
-        k, r = config.model.max_clusters, config.svi.num_restarts
+        k, r = joint_states(config.model), config.svi.num_restarts
         self.batch_size = batch_size
         self.summary_rows = block_rows(r, k, self.width, devices)
         self.draw_rows = block_rows(config.svi.num_samples, k, self.width, devices)

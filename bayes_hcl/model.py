@@ -506,7 +506,7 @@ def draw_quantities(
         "noise_shift": s_prior.responsibility(latents["log_sigma_shift"]),
     }
     if m > 1:
-        out |= factor_quantities(out, latents["v"], m, k)
+        out |= factor_quantities(out, m, k)
     if shape is not None:
         log_w, locs, scales = shape
         out |= {"noise_weights": jnp.exp(log_w), "noise_locs": locs, "noise_scales": scales}

@@ -229,7 +229,10 @@ def _check_finite_draws(draws: dict) -> None:
     """Refuse draws holding a non-finite value (a chain that left the region where the
     density is finite): its probabilities would be NaN."""
     for name, value in draws.items():
-        bad = ~np.isfinite(np.asarray(value, dtype=float))
+        value = np.asarray(value)
+        if not np.issubdtype(value.dtype, np.floating):
+            continue
+        bad = ~np.isfinite(value)
         if bad.any():
             chain = int(np.argwhere(bad)[0][0])
             raise FloatingPointError(

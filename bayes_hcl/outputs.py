@@ -136,7 +136,22 @@ def replace_folder(tmp: Path, out: Path) -> None:
     if not out.exists():
         os.replace(tmp, out)
         return
+    try:
+        check_out_folder(out)
+    except ConfigError:
+        # files appeared in --out during the fit: keep them, and the new outputs beside
+        kept = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{out.name}.new."))
+        os.replace(tmp, kept / out.name)
+        raise ConfigError(
+            f"--out {out} received files bayes-hcl did not write during the fit; "
+            f"the outputs are in {kept / out.name}"
+        ) from None
     aside = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
     os.replace(out, aside / out.name)
-    os.replace(tmp, out)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(aside / out.name, out)  # put the previous outputs back
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
     shutil.rmtree(aside, ignore_errors=True)

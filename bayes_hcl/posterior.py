@@ -32,9 +32,10 @@ __all__ = [
 
 #: Version of the saved result's layout, recorded as the posterior attribute ``format``:
 #: 1 (no attribute) up to 0.1.0's per-draw memberships only; 2 adds the compact posterior of
-#: minibatch fits (``cluster_size``, the ``memberships`` group). :func:`~bayes_hcl.results.
-#: load_result` refuses files of a later format than it knows.
-RESULT_FORMAT = 2
+#: minibatch fits (``cluster_size``, the ``memberships`` group); 3 adds ``model.latent_factors``
+#: to the configuration and the factor sites of several-factor fits.
+#: :func:`~bayes_hcl.results.load_result` refuses files of a later format than it knows.
+RESULT_FORMAT = 3
 
 _DIMS = {
     "phi": ["node"],
@@ -214,6 +215,11 @@ def write_result_file(idata, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         arviz_io.write_netcdf(idata, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it private)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -175,7 +175,7 @@ class HCLResult:
     def _check_cluster(self, cluster: int) -> None:
         if cluster not in range(self._draws("log_weights").shape[-1]):
             raise ValueError(
-                f"cluster {cluster} does not exist (0..{self.config.model.max_clusters - 1})"
+                f"cluster {cluster} does not exist (0..{self._draws('log_weights').shape[-1] - 1})"
             )
 
     def _unit_factor(self) -> np.ndarray:

@@ -159,6 +159,8 @@ def test_simulated_factors_shift_only_their_own_targets():
     ],
 )
 def test_impossible_factor_settings_are_one_line_errors(small_sim, options, message):
+    # the joint-state limit binds several factors only: one factor takes any truncation
+    assert bh.load_config(model_overrides={"max_clusters": 100}).model.max_clusters == 100
     with pytest.raises(bh.ConfigError, match=message):
         bh.fit(small_sim.data, progress=False, **options)
 

@@ -156,7 +156,8 @@ def test_compact_posterior_keeps_sizes_not_per_draw_memberships(pair, tmp_path):
 
 
 def test_minibatch_programs_do_not_depend_on_the_number_of_rows(model_traces):
-    options = {"num_steps": 100, "num_restarts": 2, "num_samples": 20, "batch_size": 48}
+    # num_samples of its own: no other test may have compiled these programs already
+    options = {"num_steps": 100, "num_restarts": 2, "num_samples": 24, "batch_size": 48}
     bh.fit(bh.simulate(61, d=3, seed=1).data, seed=0, progress=False, **options)
     first = model_traces["traces"]
     assert first > 0
@@ -177,7 +178,7 @@ def test_cli_fit_by_minibatches(tmp_path):
     cmd = [sys.executable, "-m", "bayes_hcl.cli", "fit", str(tmp_path / "data.csv")]
     # the options of the trace-count test above: its programs come from the compilation cache
     cmd += ["--out", str(tmp_path / "out"), "--batch-size", "48", "--num-steps", "100"]
-    cmd += ["--num-restarts", "2", "--num-samples", "20", "--quiet"]
+    cmd += ["--num-restarts", "2", "--num-samples", "24", "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     summary_ = json.loads((tmp_path / "out" / "summary.json").read_text())

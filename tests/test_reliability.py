@@ -408,3 +408,47 @@ def test_nuts_draws_with_a_non_finite_value_are_refused():
     draws["W"][1, 3, 0, 1, 2] = np.nan
     with pytest.raises(FloatingPointError, match="NUTS chain 1 produced non-finite values of 'W'"):
         _check_finite_draws(draws)
+
+
+def test_a_replacement_that_fails_puts_the_previous_outputs_back(tmp_path, monkeypatch):
+    import os
+
+    from bayes_hcl import outputs
+
+    out, new = tmp_path / "out", tmp_path / "new"
+    out.mkdir()
+    (out / "summary.json").write_text("old")
+    new.mkdir()
+    (new / "summary.json").write_text("new")
+    real_replace = os.replace
+
+    def failing(src, dst):
+        if str(src) == str(new):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", failing)
+    with pytest.raises(OSError, match="disk full"):
+        outputs.replace_folder(new, out)
+    assert (out / "summary.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "out"]
+    # files that appear in --out during a fit are kept; the new outputs go beside
+    monkeypatch.setattr(outputs.os, "replace", real_replace)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(bh.ConfigError, match="received files bayes-hcl did not write"):
+        outputs.replace_folder(new, out)
+    assert (out / "notes.txt").read_text() == "mine"
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("out.new.")]
+    assert len(kept) == 1 and (kept[0] / "out" / "summary.json").read_text() == "new"
+
+
+def test_a_saved_result_has_ordinary_file_permissions(small_fit, tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        small_fit.save(tmp_path / "fit.nc")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "fit.nc").st_mode) == 0o644
