@@ -1,6 +1,7 @@
 """One self-contained HTML report of a fit: figures embedded, no network access needed.
 
-Sections (each an ``<section id=...>``): ``overview`` (data and fit), ``clusters``, ``graphs``,
+Sections (each an ``<section id=...>``): ``overview`` (data and fit), ``clusters``, with
+several latent factors ``factors`` (states, what each changes, separability), ``graphs``,
 ``mechanisms`` (universal and cluster-specific edges), ``shifts``, ``effects``,
 ``identifiability``, ``convergence`` and ``provenance`` (command, config, versions, seed).
 Every figure comes from :mod:`bayes_hcl.plots`; numbers carry their uncertainty (posterior
@@ -22,7 +23,7 @@ import pandas as pd
 
 from . import plots
 
-__all__ = ["SECTIONS", "render_report", "write_report"]
+__all__ = ["FACTOR_SECTION", "SECTIONS", "render_report", "write_report"]
 
 SECTIONS = (
     "overview",
@@ -35,6 +36,9 @@ SECTIONS = (
     "convergence",
     "provenance",
 )
+
+#: The section a fit with several latent factors adds after ``clusters``.
+FACTOR_SECTION = "factors"
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -160,6 +164,26 @@ def _clusters(result) -> str:
     )
 
 
+def _factors(result) -> str:
+    readout = result.factors
+    table = readout.table()
+    table["shifts"] = [", ".join(v) or "nothing" for v in table["shifts"]]
+    pairs = pd.DataFrame(readout.separability()["pairs"])
+    if len(pairs):
+        pairs["factors"] = [" & ".join(map(str, f)) for f in pairs["factors"]]
+    shifts = readout.shifts().reset_index()
+    return (
+        "<p>Independent hidden factors, each with its own states; the joint states are the "
+        "clusters above. A factor changes a variable when two of its states differ in the "
+        "variable's intercept, noise or an incoming weight.</p>"
+        + _table(table)
+        + "<h3>Probability that each factor changes each variable</h3>"
+        + _table(shifts)
+        + "<h3>Are the factors separable?</h3>"
+        + _table(pairs, "one factor: nothing to separate")
+    )
+
+
 def _graphs(result) -> str:
     pos = plots.graph_layout(result)
     parts = [_figure(plots.plot_graph(result, pos=pos))]
@@ -247,6 +271,11 @@ def render_report(result, title: str = "bayes_hcl report") -> str:
     body = [
         _section("overview", "Data and fit", _overview(result)),
         _section("clusters", "Clusters", _clusters(result)),
+        *(
+            [_section(FACTOR_SECTION, "Latent factors", _factors(result))]
+            if result.factors.several
+            else []
+        ),
         _section("graphs", "Graphs (pooled and per cluster)", _graphs(result)),
         _section("mechanisms", "Universal and cluster-specific mechanisms", _mechanisms(result)),
         _section(

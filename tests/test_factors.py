@@ -286,3 +286,15 @@ def test_cli_simulates_factors_with_their_truth(tmp_path, capsys):
     assert max(truth["factor_labels"][1]) == 2 and truth["n_clusters"] == 6
     assert main(["simulate", "--out", str(out), "--d", "3", "--factor-states", "2", "2"]) == 2
     assert "6 targets in all do not fit in 3 variables" in capsys.readouterr().err
+
+
+def test_the_report_shows_the_factors(factor_fit):
+    from bayes_hcl.report import FACTOR_SECTION, SECTIONS, render_report
+
+    text = render_report(factor_fit)
+    order = [s for s in (*SECTIONS[:2], FACTOR_SECTION, *SECTIONS[2:])]
+    positions = [text.index(f'<section id="{s}">') for s in order]
+    assert positions == sorted(positions)
+    assert "Probability that each factor changes each variable" in text
+    for name in factor_fit.factors.shifted(0):
+        assert name in text
