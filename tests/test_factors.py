@@ -18,6 +18,7 @@ from bayes_hcl.factorial import (
     slots_from_joint,
 )
 from bayes_hcl.factors import difference_inclusion
+from bayes_hcl.outputs import write_outputs
 from bayes_hcl.priors import stick_breaking_log_weights
 from bayes_hcl.relabel import relabel_factor_draws
 from bayes_hcl.simulate_factors import simulate_factors
@@ -298,3 +299,20 @@ def test_the_report_shows_the_factors(factor_fit):
     assert "Probability that each factor changes each variable" in text
     for name in factor_fit.factors.shifted(0):
         assert name in text
+
+
+def test_factors_with_binary_count_and_bracketed_categorical_columns(tmp_path):
+    sim = simulate_factors(240, 4, (2, 2), 1, mean_shift=3.0, count_fraction=0.25, seed=3)
+    frame = sim.data.copy()
+    frame["flag"] = (frame["X2"] > frame["X2"].median()).astype(int)
+    frame["dose[mg]"] = np.where(frame["X3"] > 0, "hi", np.where(frame["X1"] > 0, "mid", "lo"))
+    options = {"num_steps": 200, "num_samples": 20, "num_restarts": 2}
+    result = bh.fit(frame, seed=0, latent_factors=2, max_clusters=2, progress=False, **options)
+    assert "categorical" in result.types and "count" in result.types
+    shifts = result.factors.shifts()
+    assert list(shifts.columns) == list(frame.columns)
+    assert np.isfinite(shifts.to_numpy()).all()
+    assert result.factors.effects(0).columns[0] == "factor"
+    write_outputs(result, tmp_path / "out", {})
+    doc = json.loads((tmp_path / "out" / "factors.json").read_text())
+    assert set(doc["factors"][0]["shifts"]) == set(frame.columns)
