@@ -75,11 +75,16 @@ def check_numeric_text(name: str, s: pd.Series) -> None:
     it as such."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         return
-    cells = [(label, v) for label, v in zip(s.index, s.tolist(), strict=True) if not pd.isna(v)]
-    numeric = [_parses_as_number(str(v)) for _, v in cells]
-    if not cells or all(numeric) or sum(numeric) <= len(cells) / 2:
+    observed = s[s.notna()]
+    text = observed.astype(str)
+    # each distinct cell parsed once (a million-row column has few distinct texts)
+    distinct = text.unique()
+    parses = dict(zip(distinct, map(_parses_as_number, distinct), strict=True))
+    numeric = text.map(parses).to_numpy(dtype=bool)
+    if not len(numeric) or numeric.all() or numeric.sum() <= len(numeric) / 2:
         return
-    label, value = cells[numeric.index(False)]
+    first = int(np.argmin(numeric))
+    label, value = observed.index[first], observed.iloc[first]
     raise DataError(
         f"column {name!r} holds numbers and text ({_fmt_value(value)} in row "
         f"{_fmt_row(label)}); correct the "

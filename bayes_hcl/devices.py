@@ -18,6 +18,7 @@ the command line writes its outputs from process 0 only.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
@@ -79,6 +80,7 @@ def row_devices() -> int:
     return min(available, int(wanted))
 
 
+@functools.lru_cache(maxsize=8)
 def _mesh(devices: int) -> jax.sharding.Mesh:
     return jax.sharding.Mesh(np.array(jax.devices()[:devices]), ("rows",))
 

@@ -76,18 +76,17 @@ def joint_from_slots(per_slot, factors: int, states: int, how: str):
 def factor_marginals(joint, factors: int, states: int):
     """Per-factor marginals ``(..., m, K)`` of joint-state masses ``(..., K ** m)`` (each
     factor's state probabilities summed over the other factors' states)."""
-    onehot = np.zeros((states**factors, factors * states), dtype=np.float32)
-    slots = factor_slots(factors, states)
-    onehot[np.arange(slots.shape[0])[:, None], slots] = 1.0
-    out = jnp.einsum("...c,cs->...s", joint, jnp.asarray(onehot))
+    out = jnp.einsum("...c,cs->...s", joint, jnp.asarray(_design(factors, states)))
     return out.reshape((*out.shape[:-1], factors, states))
 
 
+@functools.lru_cache(maxsize=32)
 def _design(factors: int, states: int) -> np.ndarray:
-    """``(C, m * K)`` 0/1 matrix: joint state ``c`` uses slot ``s``."""
+    """``(C, m * K)`` 0/1 matrix (float32): joint state ``c`` uses slot ``s``."""
     slots = factor_slots(factors, states)
-    design = np.zeros((slots.shape[0], factors * states))
+    design = np.zeros((slots.shape[0], factors * states), dtype=np.float32)
     design[np.arange(slots.shape[0])[:, None], slots] = 1.0
+    design.setflags(write=False)
     return design
 
 

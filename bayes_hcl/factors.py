@@ -20,12 +20,14 @@ counted.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
+from .factorial import joint_states_table
 from .metrics import adjusted_rand_index
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,14 +81,16 @@ class FactorReadout:
             return self._result._draws("factor_membership")
         return self._result._draws("membership")[:, :, None, :]
 
+    @cached_property
     def _rows_per_state(self) -> np.ndarray:
         """``(S, m, K)`` expected rows in every state of every factor."""
         if not self.several and self._result.compact:
             return self._result._draws("cluster_size")[:, None]
         return self._membership_draws().sum(1)
 
+    @cached_property
     def _occupied(self) -> np.ndarray:
-        return self._rows_per_state() >= self._result._min_size
+        return self._rows_per_state >= self._result._min_size
 
     def _check(self, factor: int) -> None:
         if not 0 <= factor < self.n_factors:
@@ -96,14 +100,14 @@ class FactorReadout:
     def n_states(self, factor: int = 0) -> pd.Series:
         """Posterior probability of each number of occupied states of ``factor``."""
         self._check(factor)
-        counts = self._occupied()[:, factor].sum(1)
+        counts = self._occupied[:, factor].sum(1)
         values = np.bincount(counts, minlength=self.n_states_max + 1) / len(counts)
         return pd.Series(values, index=pd.RangeIndex(len(values), name="states"), name="p")
 
     def occupied_states(self, factor: int = 0) -> list[int]:
         """States of ``factor`` occupied in at least half the draws."""
         self._check(factor)
-        share = self._occupied()[:, factor].mean(0)
+        share = self._occupied[:, factor].mean(0)
         keep = np.flatnonzero(share >= 0.5)
         return [int(k) for k in keep] or [int(np.argmax(share))]
 
@@ -133,6 +137,7 @@ class FactorReadout:
         ]
         return np.repeat(np.arange(len(self.columns)), repeats)
 
+    @cached_property
     def _change_draws(self) -> np.ndarray:
         """``(S, m, d)`` per draw: does the factor change each variable (see module doc)."""
         cfg = self._result.config.model
@@ -142,7 +147,7 @@ class FactorReadout:
         term_var = self._term_variables()
         phi = self._result._draws("phi")[:, term_var]
         allowed = phi[:, :, None] < phi[:, None, :]  # (S, D, D) parent before child
-        occupied = self._occupied()
+        occupied = self._occupied
         m, k = b.shape[1], b.shape[2]
         change = np.zeros((*b.shape[:2], b.shape[-1]))
         p = cfg.shift_prior
@@ -167,7 +172,7 @@ class FactorReadout:
     def shifts(self) -> pd.DataFrame:
         """The "factor -> variable" table: probability that each factor changes each
         variable's mechanism (rows: factors; columns: variables)."""
-        table = self._change_draws().mean(0)
+        table = self._change_draws.mean(0)
         return pd.DataFrame(
             table, index=pd.RangeIndex(self.n_factors, name="factor"), columns=self.columns
         )
@@ -185,7 +190,7 @@ class FactorReadout:
         if not self.several:
             return np.eye(weights.shape[1])[None].repeat(len(weights), 0)
         m, k = self.n_factors, self.n_states_max
-        states = np.indices((k,) * m).reshape(m, -1).T[:, factor]  # (C,)
+        states = joint_states_table(m, k)[:, factor]  # (C,)
         onehot = np.eye(k)[states]  # (C, K)
         mass = weights[:, :, None] * onehot[None]
         return mass / np.maximum(mass.sum(1, keepdims=True), 1e-300)
@@ -252,7 +257,7 @@ class FactorReadout:
         """One row per factor: most probable number of states, its probability, the
         states' shares of rows and the variables it changes."""
         rows = []
-        rows_per_state = self._rows_per_state().mean(0)
+        rows_per_state = self._rows_per_state.mean(0)
         for f in range(self.n_factors):
             post = self.n_states(f)
             states = self.occupied_states(f)

@@ -118,7 +118,7 @@ class _FullBatch:
             args, weight = pad_rows(args, data.n, devices)
             args = args if weight is None else (*args, jnp.asarray(weight))
             args = shard_rows(args, args[0].shape[0], devices)
-        self.args, self.n, self.devices = args, data.n, devices
+        self.args, self.devices = args, devices
         self.padded = int(args[0].shape[0])
 
     def batch(self) -> tuple:
@@ -146,11 +146,9 @@ def _programs_and_feed(data: PreparedData, config: Config, seed: int):
 def _trim(values: dict, n: int) -> dict:
     """Drop the padding rows (beyond ``n``) of a multi-device full-batch fit's outputs."""
     out = dict(values)
-    for name in ("membership", "log_lik", "partition"):
-        if name in out and out[name].shape[-1 if name != "membership" else -2] != n:
+    for name in ("membership", "log_lik", "partition", "factor_membership"):
+        if name in out and out[name].shape[1] != n:  # rows are axis 1 of each
             out[name] = out[name][:, :n]
-    if "factor_membership" in out and out["factor_membership"].shape[1] != n:
-        out["factor_membership"] = out["factor_membership"][:, :n]
     return out
 
 

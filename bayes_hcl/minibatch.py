@@ -249,8 +249,7 @@ class BatchedPrograms(Programs):
     def draw_block(self, latents, active, block):
         """Memberships ``(S, rows, K)`` of a block under every draw (``active``: ``(S, K)``
         clusters in use by each draw's restart); one program per number of draws."""
-        name = f"draw_block_{active.shape[0]}"
-        return self._get(name, self._draw_block, latents, active, block)
+        return self._get("draw_block", self._draw_block, latents, active, block)
 
     def _draw_block(self, latents, active, block):
         def one(draw, mask):

@@ -11,7 +11,6 @@ recompile, and JAX's persistent compilation cache keeps them across processes.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import os
 import time
@@ -36,6 +35,7 @@ from .model import draw_quantities, hcl_model
 __all__ = [
     "CHUNK",
     "CPU_COMPILER_OPTIONS",
+    "PROGRAM_SVI_FIELDS",
     "Programs",
     "data_args",
     "enable_compilation_cache",
@@ -131,10 +131,24 @@ def _schedules(svi_cfg: SVIConfig, model_cfg: ModelConfig):
     return learning_rate, temperature
 
 
+#: The SVI settings the compiled programs read (everything else in ``[svi]``, the step count
+#: and annealing length included, reaches them as arguments or not at all).
+PROGRAM_SVI_FIELDS = (
+    "num_restarts",
+    "learning_rate",
+    "final_learning_rate",
+    "initial_temperature",
+    "num_samples",
+    "order_init_scale",
+)
+
+
 def shape_config(config: Config) -> Config:
     """``config`` with the settings the compiled programs do not depend on made canonical
-    (the step count is passed to them), so fits that differ only there share programs."""
-    return dataclasses.replace(config, svi=dataclasses.replace(config.svi, num_steps=CHUNK))
+    (pruning, the order search's timing, the step count, NUTS, the preset's name), so fits
+    that differ only there share programs."""
+    read = {name: getattr(config.svi, name) for name in PROGRAM_SVI_FIELDS}
+    return Config(name="", description="", model=config.model, svi=SVIConfig(**read))
 
 
 def _signature(call_args) -> tuple:

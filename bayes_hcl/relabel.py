@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .factorial import joint_states_table
+
 __all__ = [
     "CLUSTER_SITES",
     "FACTOR_STATE_SITES",
@@ -160,7 +162,7 @@ def permute_factors(draws: dict, factor_of: np.ndarray, state_of: np.ndarray) ->
     source_slot = (factor_of[:, :, None] * k + state_of).reshape(s_count, m * k)
     # joint state (r_1..r_m) of the aligned labels <- the draw's joint state whose factor
     # factor_of[g] is in state state_of[g, r_g]
-    table = np.indices((k,) * m).reshape(m, -1).T  # (C, m) aligned states
+    table = joint_states_table(m, k)  # (C, m) aligned states
     draw_states = np.zeros((s_count, len(table), m), dtype=int)
     rows, joint = np.arange(s_count)[:, None], np.arange(len(table))[None, :]
     for g in range(m):

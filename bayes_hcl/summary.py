@@ -91,10 +91,7 @@ def sample_occupancy(
     z = np.minimum((u > cum).sum(-1), k - 1)
     counts = np.zeros((s, k), dtype=int)
     np.add.at(counts, (np.repeat(np.arange(s), n), z.ravel()), 1)
-    occupied = counts >= min_size
-    # every draw has at least one cluster: the largest one
-    occupied[np.arange(s), counts.argmax(1)] = True
-    return occupied
+    return occupancy_from_sizes(counts, min_size)
 
 
 def occupancy_from_sizes(cluster_size: np.ndarray, min_size: int) -> np.ndarray:

@@ -18,6 +18,14 @@ def test_new_seed_and_new_values_reuse_the_compiled_programs(model_traces):
     # another step count: the schedules take it as an argument, nothing is traced again
     bayes_hcl.fit(simulate(57, d=4, seed=2).data, seed=7, **{**options, "num_steps": 150})
     assert model_traces["traces"] == first
+    # settings the programs never read (pruning, the search's timing, a preset's name)
+    config = bayes_hcl.load_config(
+        "heavy_tailed",
+        model_overrides={"noise_family": "gaussian"},
+        svi_overrides={"prune_fraction": 0.05, "order_search_at": 0.4, "anneal_fraction": 0.5},
+    )
+    bayes_hcl.fit(simulate(57, d=4, seed=2).data, model=config, seed=7, **options)
+    assert model_traces["traces"] == first
 
 
 def test_cost_model_divides_step_time_by_rows_clusters_and_squared_variables():
