@@ -3,17 +3,21 @@
 Infer, from an ``n × d`` table with no environment labels, the latent clusters of samples,
 one causal DAG per cluster, which mechanisms are universal or cluster-specific, and which
 variables the hidden cluster shifts, all with posterior uncertainty.
+
+The package is layered (``docs/architecture.md``): :mod:`.data` -> :mod:`.config` ->
+:mod:`.model` -> :mod:`.inference` -> :mod:`.results` -> :mod:`.cli` / :mod:`.bench`, with
+:mod:`.api` as the front door. The names below are the public surface.
 """
 
-from .api import fit, load_result, versions
-from .config import Config, ConfigError, available_presets, load_config
-from .convergence import ConvergenceWarning
-from .data import DataError, describe_types, prepare
-from .devices import initialize_distributed
-from .identifiability import IdentifiabilityReport
-from .results import HCLResult
-from .simulate import simulate
-from .simulate_factors import simulate_factors
+from bayes_hcl import _moved
+from bayes_hcl.api import fit, load_result, versions
+from bayes_hcl.config import Config, available_presets, load_config
+from bayes_hcl.data import describe_types, prepare
+from bayes_hcl.errors import ConfigError, ConvergenceWarning, DataError
+from bayes_hcl.inference import initialize_distributed
+from bayes_hcl.results import HCLResult
+from bayes_hcl.results.identifiability import IdentifiabilityReport
+from bayes_hcl.simulate import simulate, simulate_factors
 
 __all__ = [
     "Config",
@@ -35,3 +39,5 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_moved.install()

@@ -12,13 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-from .config import Config, ConfigError, load_config
-from .convergence import ConvergenceWarning
-from .data import DataError, PreparedData, prepare
-from .inference import fit_svi
-from .minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
-from .nuts import fit_nuts
-from .results import HCLResult, build_inference_data, load_result
+from bayes_hcl.config import Config, load_config
+from bayes_hcl.data.prepared import PreparedData, prepare
+from bayes_hcl.errors import ConfigError, ConvergenceWarning, DataError
+from bayes_hcl.inference.nuts.driver import fit_nuts
+from bayes_hcl.inference.svi.driver import fit_svi
+from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
+from bayes_hcl.results.facade import HCLResult, build_inference_data, load_result
 
 __all__ = ["METHODS", "fit", "load_result", "versions"]
 

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bayes_hcl.errors import ConfigError
+from bayes_hcl.vartypes import COUNT_LIKELIHOODS
+
 __all__ = [
     "MAX_JOINT_STATES",
     "Config",
-    "ConfigError",
     "ModelConfig",
     "NUTSConfig",
     "SVIConfig",
@@ -30,13 +32,8 @@ __all__ = [
     "preset_dir",
 ]
 
-COUNT_LIKELIHOODS = ("poisson", "negative_binomial")
 NOISE_FAMILIES = ("gaussian", "laplace")
 GUIDES = ("normal",)
-
-
-class ConfigError(ValueError):
-    """A preset or option is invalid; the message is one line naming the key."""
 
 
 @dataclass(frozen=True)

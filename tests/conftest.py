@@ -44,7 +44,7 @@ def small_fit(small_sim):
 @pytest.fixture
 def model_traces(monkeypatch):
     """Count how often the model is traced (each trace runs the Python model function)."""
-    from bayes_hcl import programs
+    from bayes_hcl.inference.svi import programs
 
     count = {"traces": 0}
     original = programs.hcl_model

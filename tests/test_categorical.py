@@ -16,20 +16,16 @@ from scipy import stats
 
 import bayes_hcl
 from bayes_hcl.config import Config
-from bayes_hcl.data import DataError, describe_types, infer_types, prepare
-from bayes_hcl.likelihoods import categorical_loglik
+from bayes_hcl.data import describe_types, infer_types, prepare
+from bayes_hcl.errors import DataError
+from bayes_hcl.inference.nuts.driver import fit_nuts
+from bayes_hcl.inference.svi.programs import data_args
 from bayes_hcl.metrics import adjusted_rand_index, edge_scores
-from bayes_hcl.model import (
-    CATEGORICAL,
-    CONTINUOUS,
-    GroupSpikeAndSlab,
-    SpikeAndSlab,
-    component_loglik,
-)
-from bayes_hcl.nuts import fit_nuts
-from bayes_hcl.programs import data_args
-from bayes_hcl.report import _data_table
-from bayes_hcl.simulate import simulate
+from bayes_hcl.model.likelihoods import categorical_loglik
+from bayes_hcl.model.program import GroupSpikeAndSlab, SpikeAndSlab, component_loglik
+from bayes_hcl.simulate.sem import simulate
+from bayes_hcl.vartypes import CATEGORICAL, CONTINUOUS
+from bayes_hcl.viz.report import _data_table
 
 
 def _frame(n=200, seed=0):
@@ -285,7 +281,7 @@ def test_cli_fits_a_csv_with_a_text_column(tmp_path):
 
 
 def test_cli_simulates_categorical_and_single_cell_data(tmp_path, capsys):
-    from bayes_hcl.cli import main
+    from bayes_hcl.cli.commands import main
 
     code = main(
         [

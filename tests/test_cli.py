@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import bayes_hcl as bh
-from bayes_hcl.cli import main
+from bayes_hcl.cli.commands import main
 from tests.conftest import REPORT_SECTIONS
 
 EXPECTED_FILES = {
@@ -164,7 +164,8 @@ def test_usage_error_is_exit_2():
 
 
 def test_bench_suites_offered_are_the_suites_run():
-    from bayes_hcl import bench, cli
+    from bayes_hcl.bench import suites as bench
+    from bayes_hcl.cli import commands as cli
 
     assert cli.BENCH_SUITES == bench.SUITES
 

@@ -4,7 +4,7 @@ programs."""
 import pytest
 
 import bayes_hcl
-from bayes_hcl.simulate import simulate
+from bayes_hcl.simulate.sem import simulate
 
 
 def test_new_seed_and_new_values_reuse_the_compiled_programs(model_traces):
@@ -31,7 +31,7 @@ def test_new_seed_and_new_values_reuse_the_compiled_programs(model_traces):
 def test_cost_model_divides_step_time_by_rows_clusters_and_squared_variables():
     import pandas as pd
 
-    from bayes_hcl.bench_scaling import cost_model
+    from bayes_hcl.bench.scaling import cost_model
 
     table = pd.DataFrame(
         {

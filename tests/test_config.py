@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from bayes_hcl.config import Config, ConfigError, ModelConfig, available_presets, load_config
+from bayes_hcl.config import Config, ModelConfig, available_presets, load_config
+from bayes_hcl.errors import ConfigError
 
 
 def test_shipped_presets_load_by_name():

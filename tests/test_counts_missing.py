@@ -13,9 +13,11 @@ from scipy import stats
 
 import bayes_hcl as bh
 from bayes_hcl import metrics
-from bayes_hcl.data import DataError, parse_types, prepare
-from bayes_hcl.model import COUNT, NEGBIN, component_loglik
-from bayes_hcl.simulate_cells import simulate_single_cell
+from bayes_hcl.data import parse_types, prepare
+from bayes_hcl.errors import DataError
+from bayes_hcl.model.program import component_loglik
+from bayes_hcl.simulate.cells import simulate_single_cell
+from bayes_hcl.vartypes import COUNT, NEGBIN
 from tests.test_cli import run_cli
 
 
@@ -246,7 +248,7 @@ def test_single_cell_preset_recovers_the_states_and_their_targets():
 
 @pytest.mark.slow
 def test_single_cell_preset_beats_the_log_normalised_gaussian_model():
-    from bayes_hcl.bench_cells import run_single_cell
+    from bayes_hcl.bench.cells import run_single_cell
 
     table = run_single_cell(seed=0, baselines=False).set_index("method")
     ours, lognorm = table.loc["bayes_hcl[single_cell]"], table.loc["lognorm+bayes_hcl"]

@@ -13,9 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayes_hcl.data import (
-    TYPE_CODES,
-    VARIABLE_TYPES,
-    DataError,
     PreparedData,
     describe_types,
     infer_types,
@@ -23,6 +20,8 @@ from bayes_hcl.data import (
     prepare,
     read_table,
 )
+from bayes_hcl.errors import DataError
+from bayes_hcl.vartypes import TYPE_CODES, VARIABLE_TYPES
 
 
 def _raises(match: str, func, *args, **kwargs) -> str:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayes_hcl.datasets import load_sachs
+from bayes_hcl.data.datasets import load_sachs
 
 PROTEINS = ["Raf", "Mek", "Plcg", "PIP2", "PIP3", "Erk", "Akt", "PKA", "PKC", "P38", "Jnk"]
 

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from bayes_hcl.config import ConfigError
-from bayes_hcl.devices import pad_rows, row_devices
+from bayes_hcl.errors import ConfigError
+from bayes_hcl.inference.devices import pad_rows, row_devices
 
 TWO_DEVICES = """
 import json, os, sys, warnings

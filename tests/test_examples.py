@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from bayes_hcl import simulate
-from bayes_hcl.report import SECTIONS
+from bayes_hcl.simulate import sem as simulate
+from bayes_hcl.viz.report import SECTIONS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

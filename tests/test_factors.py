@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 import bayes_hcl as bh
-from bayes_hcl.bench_factors import factor_scores
-from bayes_hcl.factorial import (
+from bayes_hcl.bench.factors import factor_scores
+from bayes_hcl.cli.outputs import write_outputs
+from bayes_hcl.inference.relabel import relabel_factor_draws
+from bayes_hcl.model.factorial import (
     factor_marginals,
     factor_slots,
     joint_from_slots,
@@ -17,11 +19,9 @@ from bayes_hcl.factorial import (
     joint_states_table,
     slots_from_joint,
 )
-from bayes_hcl.factors import difference_inclusion
-from bayes_hcl.outputs import write_outputs
-from bayes_hcl.priors import stick_breaking_log_weights
-from bayes_hcl.relabel import relabel_factor_draws
-from bayes_hcl.simulate_factors import simulate_factors
+from bayes_hcl.model.priors import stick_breaking_log_weights
+from bayes_hcl.results.factors import difference_inclusion
+from bayes_hcl.simulate.factors import simulate_factors
 from tests.conftest import SMALL_FIT
 from tests.test_cli import run_cli
 
@@ -261,7 +261,7 @@ def test_cli_writes_factor_files(factor_sim, tmp_path):
 
 
 def test_cli_refuses_impossible_factor_counts(factor_sim, tmp_path, capsys):
-    from bayes_hcl.cli import main
+    from bayes_hcl.cli.commands import main
 
     csv = tmp_path / "data.csv"
     factor_sim.data.to_csv(csv, index=False)
@@ -274,7 +274,7 @@ def test_cli_refuses_impossible_factor_counts(factor_sim, tmp_path, capsys):
 
 
 def test_cli_simulates_factors_with_their_truth(tmp_path, capsys):
-    from bayes_hcl.cli import main
+    from bayes_hcl.cli.commands import main
 
     out = tmp_path / "f.csv"
     args = ["--factor-states", "2", "3", "--factor-targets", "2", "--n-per-cluster", "20"]
@@ -290,7 +290,7 @@ def test_cli_simulates_factors_with_their_truth(tmp_path, capsys):
 
 
 def test_the_report_shows_the_factors(factor_fit):
-    from bayes_hcl.report import FACTOR_SECTION, SECTIONS, render_report
+    from bayes_hcl.viz.report import FACTOR_SECTION, SECTIONS, render_report
 
     text = render_report(factor_fit)
     order = [s for s in (*SECTIONS[:2], FACTOR_SECTION, *SECTIONS[2:])]

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn.linear_model import LogisticRegression, PoissonRegressor
 
-from bayes_hcl.glm import fit_glm, glm_loglik
-from bayes_hcl.model import BINARY, COUNT
+from bayes_hcl.inference.search.glm import fit_glm, glm_loglik
+from bayes_hcl.vartypes import BINARY, COUNT
 
 
 def _design(x):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import bayes_hcl as bh
-from bayes_hcl.identifiability import SECTIONS, TABLES
+from bayes_hcl.results.identifiability.report import SECTIONS, TABLES
 from tests.conftest import EDGE_KEYS, REPORT_SECTIONS
 
 N = 600  # rows of every two- and three-variable case (one compiled shape per preset and d)
@@ -158,7 +158,7 @@ def _report(edges):
 def test_identified_scores_count_directions_against_the_truth():
     from types import SimpleNamespace
 
-    from bayes_hcl.bench import identified_scores
+    from bayes_hcl.bench.suites import identified_scores
 
     truth = np.zeros((4, 4), dtype=int)
     truth[0, 1] = truth[1, 2] = 1
@@ -185,7 +185,7 @@ def test_identified_scores_count_directions_against_the_truth():
 
 
 def test_heterogeneity_verdict_rules():
-    from bayes_hcl.diagnostics import _heterogeneity
+    from bayes_hcl.results.identifiability.rules import _heterogeneity
 
     def ctx(k, intercept, noise, gaussian=True):
         shifts = pd.DataFrame({"p_intercept_shift": intercept, "p_noise_shift": noise})

@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 
 from bayes_hcl.config import ModelConfig, SVIConfig
-from bayes_hcl.inference import (
+from bayes_hcl.inference.relabel import relabel_draws
+from bayes_hcl.inference.svi.driver import (
     _allocate,
     _prune,
     _prune_fractions,
     _restart_weights,
     default_progress,
 )
-from bayes_hcl.relabel import relabel_draws
 
 
 def test_relabel_draws_undoes_a_permutation_and_sorts_by_weight():

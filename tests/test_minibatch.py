@@ -9,11 +9,14 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 import bayes_hcl as bh
-from bayes_hcl import arviz_io, minibatch, summary
-from bayes_hcl.config import ConfigError, SVIConfig
+from bayes_hcl.config import SVIConfig
 from bayes_hcl.data import prepare
+from bayes_hcl.errors import ConfigError
+from bayes_hcl.inference.svi import minibatch
+from bayes_hcl.inference.svi.programs import CHUNK
 from bayes_hcl.metrics import adjusted_rand_index, skeleton_f1
-from bayes_hcl.programs import CHUNK
+from bayes_hcl.results import summary
+from bayes_hcl.results.io import arviz_io
 
 FIT = {"num_restarts": 4, "max_clusters": 4, "progress": False}
 

@@ -13,14 +13,16 @@ from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
 import bayes_hcl as bh
-from bayes_hcl import arviz_io, exact
-from bayes_hcl.calibration import chain_data
+from bayes_hcl.bench import exact
+from bayes_hcl.bench.calibration import chain_data
 from bayes_hcl.config import load_config
-from bayes_hcl.convergence import ConvergenceWarning, convergence_report
-from bayes_hcl.inference import fit_svi
-from bayes_hcl.nuts import _stick_fractions, fit_nuts, initial_values, sample_nuts
-from bayes_hcl.order_moves import _propose, cluster_moments
-from bayes_hcl.results import _maybe_json
+from bayes_hcl.errors import ConvergenceWarning
+from bayes_hcl.inference.nuts.driver import _stick_fractions, fit_nuts, initial_values, sample_nuts
+from bayes_hcl.inference.nuts.order_moves import _propose, cluster_moments
+from bayes_hcl.inference.svi.driver import fit_svi
+from bayes_hcl.results.convergence import convergence_report
+from bayes_hcl.results.facade import _maybe_json
+from bayes_hcl.results.io import arviz_io
 
 # SVI only initialises the chains here: a short fit is enough
 INIT = {"num_steps": 400, "num_restarts": 3}

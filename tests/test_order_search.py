@@ -9,8 +9,13 @@ from hypothesis import strategies as st
 import bayes_hcl as bh
 from bayes_hcl.config import ModelConfig
 from bayes_hcl.data import prepare
-from bayes_hcl.order_search import DiscreteNodes, OrderSearch, cluster_moments, search_order
-from bayes_hcl.warm_start import order_potentials, warm_start_params
+from bayes_hcl.inference.search.order_search import (
+    DiscreteNodes,
+    OrderSearch,
+    cluster_moments,
+    search_order,
+)
+from bayes_hcl.inference.svi.warm_start import order_potentials, warm_start_params
 
 
 def _gauss_ll(resid):
@@ -175,7 +180,7 @@ def test_discrete_nodes_must_share_the_clusters_of_the_moments():
 
 
 def test_large_problems_screen_candidate_parents_and_keep_the_true_ones():
-    from bayes_hcl.order_search import MAX_CANDIDATES
+    from bayes_hcl.inference.search.order_search import MAX_CANDIDATES
 
     rng = np.random.default_rng(3)
     d, n = MAX_CANDIDATES + 6, 600

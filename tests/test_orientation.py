@@ -5,9 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayes_hcl.diagnostics import separability
-from bayes_hcl.order_search import OrderSearch, cluster_moments
-from bayes_hcl.orientation import (
+from bayes_hcl.inference.search.order_search import OrderSearch, cluster_moments
+from bayes_hcl.results.identifiability.orientation import (
     OrderEvidence,
     cluster_residuals,
     cpdag,
@@ -15,7 +14,8 @@ from bayes_hcl.orientation import (
     negentropy,
     orientation_reasons,
 )
-from bayes_hcl.summary import mechanism_changes
+from bayes_hcl.results.identifiability.rules import separability
+from bayes_hcl.results.summary import mechanism_changes
 
 
 def _dag(d, edges):
@@ -187,7 +187,7 @@ def test_non_gaussian_evidence_counts_every_modelled_node_in_every_order():
 
 
 def test_run_agreement_weights_runs_and_handles_no_edges():
-    from bayes_hcl.convergence import run_agreement
+    from bayes_hcl.results.convergence import run_agreement
 
     parts = np.array([[0, 0, 1, 1], [0, 1, 0, 1], [0, 0, 0, 0]])
     runs = {
@@ -210,7 +210,7 @@ def test_run_agreement_weights_runs_and_handles_no_edges():
 
 
 def test_pair_agreement_on_an_unoriented_edge_compares_adjacency():
-    from bayes_hcl.diagnostics import _pair_agreement
+    from bayes_hcl.results.identifiability.rules import _pair_agreement
 
     pooled = np.array([[0.0, 0.3], [0.3, 0.0]])
     calls = np.zeros((2, 2, 2), dtype=bool)

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import FancyArrowPatch
 
-from bayes_hcl import plots
+from bayes_hcl.viz import plots
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bayes_hcl as bh
-from bayes_hcl.posterior import RESULT_FORMAT
+from bayes_hcl.results.io.posterior import RESULT_FORMAT
 from tests.conftest import SMALL_FIT
 
 
@@ -106,7 +106,7 @@ def test_a_file_with_another_separator_gets_a_hint(tmp_path):
 def test_cli_stops_cleanly_on_interrupt_and_numerical_failure(
     monkeypatch, capsys, tmp_path, error, code, message
 ):
-    from bayes_hcl import cli
+    from bayes_hcl.cli import commands as cli
 
     def fail(args):
         raise error
@@ -121,7 +121,7 @@ def _poison_chunks(monkeypatch, which):
     """Make chosen restarts' chunk ELBOs non-finite: ``which(call, restarts)`` lists them."""
     import jax.numpy as jnp
 
-    from bayes_hcl.programs import Programs
+    from bayes_hcl.inference.svi.programs import Programs
 
     original = Programs.run_chunk
     calls = {"n": 0}
@@ -235,7 +235,7 @@ def test_half_numbers_half_words_stays_categorical():
 
 
 def test_distributed_options_alone_or_a_failed_join_are_one_line_errors(capsys, tmp_path):
-    from bayes_hcl import cli
+    from bayes_hcl.cli import commands as cli
 
     out = str(tmp_path / "out")
     assert cli.main(["fit", "d.csv", "--out", out, "--process-id", "1"]) == 2
@@ -324,7 +324,7 @@ def _fits_or_is_refused(frame):
 def test_save_writes_beside_and_renames_so_an_interrupted_save_keeps_the_old_file(
     small_fit, tmp_path, monkeypatch
 ):
-    from bayes_hcl import arviz_io
+    from bayes_hcl.results.io import arviz_io
 
     path = tmp_path / "fit.nc"
     small_fit.save(path)
@@ -343,7 +343,8 @@ def test_save_writes_beside_and_renames_so_an_interrupted_save_keeps_the_old_fil
 
 
 def test_cli_out_is_replaced_whole_or_not_at_all(small_fit, tmp_path, monkeypatch, capsys):
-    from bayes_hcl import api, cli
+    from bayes_hcl import api
+    from bayes_hcl.cli import commands as cli
 
     fitted = bh.HCLResult(copy.deepcopy(small_fit.idata))  # the CLI records its command on it
     monkeypatch.setattr(api, "fit", lambda *a, **k: fitted)
@@ -375,7 +376,8 @@ def test_cli_out_is_replaced_whole_or_not_at_all(small_fit, tmp_path, monkeypatc
 def test_cli_refuses_an_out_folder_holding_other_files_before_fitting(
     tmp_path, monkeypatch, capsys
 ):
-    from bayes_hcl import api, cli
+    from bayes_hcl import api
+    from bayes_hcl.cli import commands as cli
 
     def never(*args, **kwargs):
         raise AssertionError("fit ran")
@@ -401,7 +403,7 @@ def test_huge_counts_are_fitted_with_a_warning():
 
 
 def test_nuts_draws_with_a_non_finite_value_are_refused():
-    from bayes_hcl.nuts import _check_finite_draws
+    from bayes_hcl.inference.nuts.driver import _check_finite_draws
 
     draws = {"phi": np.zeros((2, 5, 3)), "W": np.zeros((2, 5, 1, 3, 3))}
     _check_finite_draws(draws)
@@ -413,7 +415,7 @@ def test_nuts_draws_with_a_non_finite_value_are_refused():
 def test_a_replacement_that_fails_puts_the_previous_outputs_back(tmp_path, monkeypatch):
     import os
 
-    from bayes_hcl import outputs
+    from bayes_hcl.cli import outputs
 
     out, new = tmp_path / "out", tmp_path / "new"
     out.mkdir()

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bayes_hcl.report import SECTIONS, render_report
+from bayes_hcl.viz.report import SECTIONS, render_report
 from tests.test_cli import fitted_dir, run_cli  # noqa: F401  (fixture reused)
 
 

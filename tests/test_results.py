@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import bayes_hcl as bh
-from bayes_hcl import metrics, summary
+from bayes_hcl import metrics
+from bayes_hcl.results import summary
 from tests.conftest import EDGE_KEYS, REPORT_SECTIONS
 
 
@@ -129,9 +130,9 @@ def test_same_seed_same_result_and_no_recompilation(small_fit, small_sim):
 
 
 def test_partition_of_many_rows_is_each_rows_most_probable_cluster(small_fit, monkeypatch):
-    from bayes_hcl import summary
     from bayes_hcl.metrics import adjusted_rand_index
-    from bayes_hcl.results import HCLResult
+    from bayes_hcl.results import summary
+    from bayes_hcl.results.facade import HCLResult
 
     # above the limit the expected-loss partition would need an n x n matrix
     monkeypatch.setattr(summary, "LOSS_PARTITION_MAX_ROWS", 10)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayes_hcl.simulate import simulate
+from bayes_hcl.simulate.sem import simulate
 
 
 def test_truth_is_consistent_with_data():

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayes_hcl import summary
+from bayes_hcl.results import summary
 
 
 def test_pooled_probability_is_any_of_occupied_clusters():
@@ -149,7 +149,7 @@ def test_adjacency_with_ambiguous_orientation_is_undirected():
 
 
 def test_cpdag_adjacency_undirects_edges_the_report_cannot_orient():
-    from bayes_hcl.diagnostics import cpdag_adjacency
+    from bayes_hcl.results.identifiability.rules import cpdag_adjacency
 
     cols = ["a", "b", "c"]
     pooled = np.array([[0.0, 0.92, 0.8], [0.01, 0.0, 0.0], [0.1, 0.0, 0.0]])

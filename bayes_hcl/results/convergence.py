@@ -1,0 +1,240 @@
+"""Convergence of MCMC chains, judged on label-invariant quantities.
+
+Cluster labels are arbitrary, so R-hat of a per-cluster parameter measures label switching as
+much as mixing. The quantities checked here mean the same in every chain whatever the labels:
+the total log-likelihood, the number of occupied clusters, the agreement (adjusted Rand index)
+of each draw's partition with the point partition, and the pooled probability of every edge.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from bayes_hcl.metrics import adjusted_rand_index
+from bayes_hcl.results.io.arviz_io import ess_array, rhat_array
+
+__all__ = [
+    "RHAT_LIMIT",
+    "convergence_report",
+    "draw_pooled_edges",
+    "free_run_weights",
+    "run_agreement",
+]
+
+RHAT_LIMIT = 1.05
+MIN_ESS_PER_CHAIN = 25
+
+
+def draw_pooled_edges(inclusion: np.ndarray, occupied: np.ndarray) -> np.ndarray:
+    """Per-draw probability ``(..., d, d)`` that an edge is present in an occupied cluster.
+
+    ``inclusion`` is ``(..., K, d, d)`` and ``occupied`` ``(..., K)`` (booleans).
+    """
+    absent = np.where(occupied[..., None, None], 1.0 - inclusion, 1.0)
+    return 1.0 - absent.prod(axis=-3)
+
+
+def _stats_array(x: np.ndarray) -> np.ndarray:
+    """R-hat, bulk and tail ESS ``(..., 3)`` of every trailing element of ``x`` ``(C, S, ...)``.
+
+    A quantity constant over all draws has nothing left to mix (R-hat 1, ESS = draws); one
+    where every chain is stuck at its own constant gets R-hat infinite.
+    """
+    x = np.asarray(x, dtype=float)
+    size, chains = x.shape[0] * x.shape[1], x.shape[0]
+    spread = np.ptp(x, axis=(0, 1))
+    stuck = np.all(np.ptp(x, axis=1) == 0, axis=0) & (spread > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.stack([rhat_array(x), ess_array(x, "bulk"), ess_array(x, "tail")], axis=-1)
+    out[spread == 0] = (1.0, size, size)
+    out[stuck] = (np.inf, chains, chains)
+    return out
+
+
+def _stats(x: np.ndarray) -> dict[str, float]:
+    r, bulk, tail = _stats_array(x)
+    return {"rhat": float(r), "ess_bulk": float(bulk), "ess_tail": float(tail)}
+
+
+def _edge_stats(pooled: np.ndarray, columns: list[str]) -> tuple[dict[str, Any], np.ndarray]:
+    d = pooled.shape[-1]
+    table = _stats_array(pooled)
+    table[np.eye(d, dtype=bool)] = np.nan
+    worst = np.unravel_index(np.nanargmax(table[..., 0]), (d, d)) if d > 1 else (0, 0)
+    out = {
+        "rhat_max": float(np.nanmax(table[..., 0])) if d > 1 else 1.0,
+        "ess_bulk_min": float(np.nanmin(table[..., 1])) if d > 1 else float("nan"),
+        "ess_tail_min": float(np.nanmin(table[..., 2])) if d > 1 else float("nan"),
+        "worst_edge": f"{columns[worst[0]]} -> {columns[worst[1]]}",
+    }
+    return out, table
+
+
+def convergence_report(
+    log_lik: np.ndarray,
+    membership: np.ndarray,
+    inclusion: np.ndarray,
+    occupied: np.ndarray,
+    labels: np.ndarray,
+    columns: list[str],
+    sample_stats: dict[str, np.ndarray],
+    max_tree_depth: int,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """R-hat, bulk/tail ESS and sampler statistics of a multi-chain fit, with warnings.
+
+    Parameters
+    ----------
+    log_lik : ndarray ``(C, S, n)``
+        Per-observation log-likelihood of every draw.
+    membership : ndarray ``(C, S, n, K)``
+    inclusion : ndarray ``(C, S, K, d, d)``
+    occupied : ndarray ``(C, S, K)`` of bool
+    labels : ndarray ``(n,)``
+        Point partition.
+    columns : list of str
+    sample_stats : dict
+        ``diverging`` and ``tree_size`` ``(C, S)``.
+    max_tree_depth : int
+
+    Returns
+    -------
+    tuple
+        The report (a JSON-ready dict) and the per-edge table ``(d, d, 3)`` of R-hat, bulk
+        and tail ESS of the pooled edge probabilities.
+    """
+    chains, draws = log_lik.shape[:2]
+    partitions = membership.argmax(-1)
+    ari = np.array([[adjusted_rand_index(p, labels) for p in chain] for chain in partitions])
+    edges, table = _edge_stats(draw_pooled_edges(inclusion, occupied), columns)
+    quantities = {
+        "log_likelihood": _stats(log_lik.sum(-1)),
+        "n_clusters": _stats(occupied.sum(-1).astype(float)),
+        "partition_ari": _stats(ari),
+    }
+    divergences = int(np.asarray(sample_stats["diverging"]).sum())
+    depth_hits = float(np.mean(np.asarray(sample_stats["tree_size"]) >= 2**max_tree_depth - 1))
+    report = {
+        "num_chains": int(chains),
+        "num_draws": int(draws),
+        "divergences": divergences,
+        "tree_depth_saturation": depth_hits,
+        "quantities": quantities,
+        "edge_probabilities": edges,
+    }
+    report["warnings"] = _warnings(report, chains)
+    report["converged"] = not report["warnings"]
+    return report, table
+
+
+def _warnings(report: dict[str, Any], chains: int) -> list[str]:
+    out = []
+    rhats = {k: v["rhat"] for k, v in report["quantities"].items()}
+    rhats["pooled edge probabilities"] = report["edge_probabilities"]["rhat_max"]
+    bad = {k: v for k, v in rhats.items() if not v <= RHAT_LIMIT}  # NaN counts as bad
+    if bad:
+        listed = ", ".join(f"{k} {v:.2f}" for k, v in bad.items())
+        out.append(
+            f"chains disagree (R-hat > {RHAT_LIMIT}: {listed}; worst edge "
+            f"{report['edge_probabilities']['worst_edge']}): they sit in different modes or "
+            "have not mixed; run more warm-up and draws, or compare the chains' orders"
+        )
+    ess_min = min(v["ess_bulk"] for v in report["quantities"].values())
+    if chains > 1 and ess_min < MIN_ESS_PER_CHAIN * chains:
+        out.append(
+            f"effective sample size is low ({ess_min:.0f} for a label-invariant quantity); "
+            "increase num_samples before trusting the tails"
+        )
+    if report["divergences"]:
+        out.append(
+            f"{report['divergences']} divergent transitions: the posterior has regions NUTS "
+            "cannot integrate; raise nuts.target_accept_prob (e.g. 0.95)"
+        )
+    if report["tree_depth_saturation"] > 0.5:
+        out.append(
+            f"{report['tree_depth_saturation']:.0%} of transitions hit the maximum tree depth: "
+            "mixing is slow; raise nuts.max_tree_depth or run longer"
+        )
+    return out
+
+
+# -- agreement of independent runs (SVI restarts or NUTS chains) -------------------------------
+def _kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    sa, sb = np.sign(a[:, None] - a[None, :]), np.sign(b[:, None] - b[None, :])
+    iu = np.triu_indices(len(a), 1)
+    return float(np.mean(sa[iu] * sb[iu]))
+
+
+def free_run_weights(runs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Runs not forced to one cluster and their weights renormalised among themselves."""
+    free = np.flatnonzero(~runs["forced_one_cluster"])
+    w = np.asarray(runs["weights"], dtype=float)[free]
+    w = w / w.sum() if w.sum() > 0 else np.full(len(free), 1.0 / max(len(free), 1))
+    return free, w
+
+
+def _agreement(values: dict[tuple[int, int], float], w_of: dict[int, float]) -> tuple:
+    """Mean over pairs of distinct runs, and the expected value for two runs drawn with
+    replacement by weight (a run agrees with itself): a run stuck in a local optimum that its
+    weight discounts barely lowers the second."""
+    if not values:
+        return None, None
+    plain = float(np.mean(list(values.values())))
+    weighted = sum(w * w for w in w_of.values())
+    weighted += sum(2.0 * w_of[a] * w_of[b] * v for (a, b), v in values.items())
+    return plain, float(weighted)
+
+
+def run_agreement(
+    runs: dict[str, Any], edges: list[dict], method: str, warnings: list[str]
+) -> dict[str, Any]:
+    """Do independent restarts (SVI) or chains (NUTS) find the same order, partition, edges?
+
+    ``runs`` holds per run ``orders`` ``(R, d)``, ``partitions`` ``(R, n)``, ``weights``,
+    ``scores`` and ``forced_one_cluster`` ``(R,)``; ``edges`` are the report's entries (their
+    ``agreement`` is averaged, itself weighted by run). Order (Kendall tau) and partition (ARI)
+    agreement are given plainly, over pairs of distinct runs, and weighted: their expected
+    value for two runs drawn with replacement by posterior weight (ELBO weights for SVI, equal
+    for NUTS chains), so a restart stuck in a local optimum that the ELBO discounts lowers the
+    plain figure only. The verdict uses the weighted ones.
+    """
+    free, w = free_run_weights(runs)
+    w_of = dict(zip(free.tolist(), w.tolist(), strict=True))
+    pairs = list(combinations(free.tolist(), 2))
+    tau = {(a, b): _kendall_tau(runs["orders"][a], runs["orders"][b]) for a, b in pairs}
+    parts = runs["partitions"]
+    ari = {(a, b): adjusted_rand_index(parts[a], parts[b]) for a, b in pairs}
+    tau_plain, tau_w = _agreement(tau, w_of)
+    ari_plain, ari_w = _agreement(ari, w_of)
+    edge_agree = [e["agreement"] for e in edges if e["status"] != "not supported"]
+    kind = "chains" if method == "nuts" else "restarts"
+    scores = np.sort(np.asarray(runs["scores"], dtype=float)[free])[::-1]
+    out = {
+        "runs": kind,
+        "n_runs": len(free),
+        "n_forced_one_cluster": int(runs["forced_one_cluster"].sum()),
+        "run_weights": [float(v) for v in w],
+        "score_gap_best_two": float(scores[0] - scores[1]) if len(scores) > 1 else None,
+        "order_kendall_tau_mean": tau_plain,
+        "order_kendall_tau_weighted": tau_w,
+        "partition_ari_mean": ari_plain,
+        "partition_ari_weighted": ari_w,
+        "edge_agreement_mean": float(np.nanmean(edge_agree)) if edge_agree else None,
+        "dominant_run_weight": float(w.max()) if len(w) else None,
+    }
+    if len(free) < 2:
+        out["verdict"] = "not assessed (one run)"
+    else:
+        edge = out["edge_agreement_mean"]
+        agree = ari_w >= 0.9 and (edge is None or edge >= 0.75)
+        out["verdict"] = f"{kind} agree" if agree else f"{kind} disagree"
+        if not agree:
+            edge_text = "" if edge is None else f", edge agreement {edge:.2f}"
+            warnings.append(
+                f"independent {kind} disagree (weighted partition ARI {ari_w:.2f}{edge_text}): "
+                f"the posterior is multimodal or the fit has not converged; more {kind} or "
+                "steps help"
+            )
+    return out

@@ -1,0 +1,12 @@
+"""The identifiability diagnostic (DESIGN section 5): the report object, the rules that fill it
+and the orientation evidence they read."""
+
+from __future__ import annotations
+
+from bayes_hcl.results.identifiability.report import IdentifiabilityReport
+from bayes_hcl.results.identifiability.rules import identifiability_report
+
+__all__ = [
+    "IdentifiabilityReport",
+    "identifiability_report",
+]

@@ -1,0 +1,78 @@
+"""Store the numbers the bit-for-bit test compares against (``reference.npz``).
+
+Run from the repository root, with the code whose numbers are the reference checked out::
+
+    python tests/reference/make_reference.py
+
+The fits are the ones :mod:`tests.integration.test_bit_for_bit` repeats: a continuous fit, and
+a mixed fit (categorical, counts with size factors, binary, one masked cell, two latent
+factors). The versions of the libraries that shape the numbers are stored beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+import bayes_hcl as bh
+
+HERE = pathlib.Path(__file__).parent
+OPTIONS = {"num_steps": 300, "num_samples": 40, "num_restarts": 2, "progress": False}
+
+
+def continuous_fit():
+    sim = bh.simulate(150, d=5, n_clusters=2, seed=11)
+    return bh.fit(sim.data, seed=3, max_clusters=4, **OPTIONS)
+
+
+def mixed_frame():
+    sim = bh.simulate_factors(120, 4, (2, 2), 1, mean_shift=3.0, count_fraction=0.25, seed=3)
+    frame = sim.data.copy()
+    rng = np.random.default_rng(5)
+    frame["flag"] = (frame["X2"] > frame["X2"].median()).astype(int)
+    frame["dose[mg]"] = np.where(frame["X3"] > 0, "hi", np.where(frame["X1"] > 0, "mid", "lo"))
+    frame["library"] = rng.uniform(0.5, 2.0, len(frame))
+    frame.loc[7, "X0"] = np.nan
+    return frame
+
+
+def mixed_fit():
+    return bh.fit(
+        mixed_frame(),
+        seed=1,
+        latent_factors=2,
+        max_clusters=2,
+        missing="mask",
+        size_factors="library",
+        **OPTIONS,
+    )
+
+
+def readout(result) -> dict[str, np.ndarray]:
+    return {
+        "edge_probabilities": result.edge_probabilities().to_numpy(),
+        "memberships": result.memberships().to_numpy(),
+    }
+
+
+def main() -> int:
+    arrays = {}
+    for name, make in (("continuous", continuous_fit), ("mixed", mixed_fit)):
+        result = make()
+        for key, value in readout(result).items():
+            arrays[f"{name}/{key}"] = value
+        if name == "mixed":
+            assert "count" in result.types and "categorical" in result.types, result.types
+            assert result.meta["data"]["size_factors"], "no size factors"
+    np.savez(HERE / "reference.npz", **arrays)
+    versions = {k: v for k, v in bh.versions().items() if k != "bayes_hcl"}
+    (HERE / "reference_versions.json").write_text(json.dumps(versions, indent=1) + "\n")
+    print(json.dumps({k: list(v.shape) for k, v in arrays.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
