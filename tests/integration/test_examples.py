@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 from bayes_hcl.simulate import sem as simulate
 from bayes_hcl.viz.report import SECTIONS
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _run_notebook(name: str, workdir: Path) -> str:

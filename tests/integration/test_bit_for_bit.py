@@ -1,0 +1,45 @@
+"""Results are bit for bit those of the stored reference (``tests/reference``).
+
+The reference numbers were made by ``tests/reference/make_reference.py`` before the package
+was split into layer subpackages (issue #20), and any change meant to change no result must
+keep them: edge probabilities and memberships of a continuous fit and of a mixed fit
+(categorical, counts with size factors, binary, a masked cell, two latent factors).
+
+Exact equality holds for the library versions the reference was made with; other versions of
+JAX, NumPyro or NumPy may round differently, so there the test stops with a skip that names
+the versions (regenerate the reference with the script on a commit whose numbers you trust).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bayes_hcl as bh
+from tests.reference.make_reference import continuous_fit, mixed_fit, readout
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+SHAPING_LIBRARIES = ("jax", "jaxlib", "numpyro", "numpy")
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, np.ndarray]:
+    made_with = json.loads((REFERENCE / "reference_versions.json").read_text())
+    here = bh.versions()
+    differ = {k: (made_with[k], here[k]) for k in SHAPING_LIBRARIES if made_with[k] != here[k]}
+    if differ:
+        pytest.skip(f"reference made with other library versions (made, here): {differ}")
+    with np.load(REFERENCE / "reference.npz") as stored:
+        return dict(stored)
+
+
+@pytest.mark.parametrize("name, make", [("continuous", continuous_fit), ("mixed", mixed_fit)])
+def test_fit_is_bit_for_bit_the_reference(reference, name, make):
+    result = make()
+    for key, value in readout(result).items():
+        expected = reference[f"{name}/{key}"]
+        assert value.shape == expected.shape, (name, key)
+        assert np.array_equal(value, expected), (name, key, np.abs(value - expected).max())
