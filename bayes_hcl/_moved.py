@@ -79,8 +79,7 @@ class _MovedLoader(importlib.abc.Loader):
         # module: give it back its own, so reload and pickling see the real module
         module.__spec__ = self._spec
         warnings.warn(
-            f"{self.old} moved to {self.new}; the old import path is removed in the next "
-            "release",
+            f"{self.old} moved to {self.new}; the old import path is removed in the next release",
             DeprecationWarning,
             stacklevel=2,
         )

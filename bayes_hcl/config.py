@@ -10,6 +10,7 @@ from any path ending in ``.toml``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "available_presets",
     "joint_states",
     "load_config",
+    "min_cluster_size",
     "preset_dir",
 ]
 
@@ -350,3 +352,16 @@ def load_config(
     merged["nuts"] = {**base.get("nuts", {}), **(nuts_overrides or {})}
     merged.pop("name", None)
     return _build(merged, name=name, source=f"preset {name!r}")
+
+
+def min_cluster_size(n: int, fraction: float = 0.03) -> int:
+    """Rows a cluster needs in a draw to count as occupied: ``max(3, ceil(fraction * n))``.
+
+    A truncated DP keeps spare clusters near the universal model that pick up a few rows in
+    the overlap of real clusters. Counting those as clusters would inflate the number of
+    clusters and the pooled edge probabilities (their edges are prior noise), so a cluster
+    must hold at least ``fraction`` of the rows in a draw to be occupied. Results pass the
+    share below which the SVI fit prunes a cluster (``svi.prune_fraction``), so one setting
+    decides both.
+    """
+    return max(3, math.ceil(fraction * n))

@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from bayes_hcl.config import Config
+from bayes_hcl.config import Config, min_cluster_size
 from bayes_hcl.results import convergence as convergence_
 from bayes_hcl.results import summary
 from bayes_hcl.results.factors import FactorReadout
@@ -83,7 +83,7 @@ class HCLResult:
     def _min_size(self) -> int:
         """Rows an occupied cluster must hold: the share below which the fit prunes."""
         n = self.idata.observed_data.sizes["obs"]
-        return summary.min_cluster_size(n, self.config.svi.prune_fraction)
+        return min_cluster_size(n, self.config.svi.prune_fraction)
 
     def missing_cells(self) -> dict[str, int]:
         """Cells that were missing and masked (``missing="mask"``), per column that had any;
@@ -149,7 +149,7 @@ class HCLResult:
         """Posterior over the number of occupied clusters.
 
         In each draw every row is assigned by its membership probabilities; a cluster is
-        occupied if it then holds at least :func:`bayes_hcl.summary.min_cluster_size` rows.
+        occupied if it then holds at least :func:`bayes_hcl.config.min_cluster_size` rows.
         """
         return summary.n_clusters_posterior(self._occupied)
 

@@ -14,6 +14,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from bayes_hcl.config import min_cluster_size
+
 EFFECT_COLUMNS = (
     "cluster",
     "parent",
@@ -41,7 +43,6 @@ __all__ = [
     "expected_vi_loss",
     "hdi",
     "mechanism_changes",
-    "min_cluster_size",
     "n_clusters_posterior",
     "occupancy_from_sizes",
     "point_partition",
@@ -55,19 +56,6 @@ __all__ = [
 #: Rows up to which the point partition minimises an expected loss over an ``n × n``
 #: co-clustering matrix (200 MB at 5,000 rows); above, each row's most probable cluster.
 LOSS_PARTITION_MAX_ROWS = 5_000
-
-
-def min_cluster_size(n: int, fraction: float = 0.03) -> int:
-    """Rows a cluster needs in a draw to count as occupied: ``max(3, ceil(fraction * n))``.
-
-    A truncated DP keeps spare clusters near the universal model that pick up a few rows in
-    the overlap of real clusters. Counting those as clusters would inflate the number of
-    clusters and the pooled edge probabilities (their edges are prior noise), so a cluster
-    must hold at least ``fraction`` of the rows in a draw to be occupied. Results pass the
-    share below which the SVI fit prunes a cluster (``svi.prune_fraction``), so one setting
-    decides both.
-    """
-    return max(3, int(np.ceil(fraction * n)))
 
 
 def sample_occupancy(

@@ -18,7 +18,7 @@ from bayes_hcl.errors import DataError
 from bayes_hcl.model.program import component_loglik
 from bayes_hcl.simulate.cells import simulate_single_cell
 from bayes_hcl.vartypes import COUNT, NEGBIN
-from tests.test_cli import run_cli
+from tests.integration.test_cli import run_cli
 
 
 def _with_holes(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:

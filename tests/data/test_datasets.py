@@ -38,7 +38,7 @@ def test_sachs_targets_and_consensus():
 
 @pytest.mark.slow
 def test_sachs_demo_runs_from_the_cli():
-    from tests.test_cli import run_cli
+    from tests.integration.test_cli import run_cli
 
     proc = run_cli("demo", "--dataset", "sachs", "--quiet")
     assert proc.returncode == 0, proc.stderr

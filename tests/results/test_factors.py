@@ -23,7 +23,7 @@ from bayes_hcl.model.priors import stick_breaking_log_weights
 from bayes_hcl.results.factors import difference_inclusion
 from bayes_hcl.simulate.factors import simulate_factors
 from tests.conftest import SMALL_FIT
-from tests.test_cli import run_cli
+from tests.integration.test_cli import run_cli
 
 # two factors of two states, disjoint pairs of targets among 6 variables (strong shifts)
 FACTOR_FIT = {"latent_factors": 2, "max_clusters": 2, "num_steps": 1500, "num_samples": 100}

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from bayes_hcl.viz.report import SECTIONS, render_report
-from tests.test_cli import fitted_dir, run_cli  # noqa: F401  (fixture reused)
+from tests.integration.test_cli import fitted_dir, run_cli  # noqa: F401  (fixture reused)
 
 
 class _Page(HTMLParser):

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.util import potential_energy, unconstrain_fn
 
-from bayes_hcl.config import Config
+from bayes_hcl.config import Config, min_cluster_size
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import ConfigError, DataError
 from bayes_hcl.inference.devices import row_devices
@@ -31,7 +31,6 @@ from bayes_hcl.inference.svi.driver import SVIFit, default_progress, fit_svi
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from bayes_hcl.inference.svi.programs import data_args, enable_compilation_cache
 from bayes_hcl.model.program import draw_quantities, ordered_model
-from bayes_hcl.results.summary import min_cluster_size
 
 __all__ = ["NUTSFit", "fit_nuts", "initial_values", "sample_nuts"]
 

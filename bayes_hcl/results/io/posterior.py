@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayes_hcl.config import min_cluster_size
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import DataError
 from bayes_hcl.results.io import arviz_io
-from bayes_hcl.results.summary import min_cluster_size
 
 __all__ = [
     "RESULT_FORMAT",
