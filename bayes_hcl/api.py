@@ -15,14 +15,14 @@ import pandas as pd
 from bayes_hcl.config import Config, load_config
 from bayes_hcl.data.prepared import PreparedData, prepare
 from bayes_hcl.errors import ConfigError, ConvergenceWarning, DataError
-from bayes_hcl.inference.nuts.driver import fit_nuts
-from bayes_hcl.inference.svi.driver import fit_svi
+from bayes_hcl.inference import FIT_METHODS, Fit
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from bayes_hcl.results.facade import HCLResult, build_inference_data, load_result
 
 __all__ = ["METHODS", "fit", "load_result", "versions"]
 
-METHODS = ("svi", "nuts")
+#: The inference methods ``fit`` offers (see :data:`bayes_hcl.inference.FIT_METHODS`).
+METHODS = tuple(FIT_METHODS)
 
 
 def versions() -> dict[str, str]:
@@ -198,10 +198,7 @@ def fit(
     HCLResult
         The posterior with summaries, diagnostics, ``to_arviz()`` and ``save()``.
     """
-    if method not in METHODS:
-        raise ConfigError(f"method {method!r} is not available; choose one of {METHODS}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_call(method, seed)
     svi_options, nuts_options = _options(
         method,
         num_steps=num_steps,
@@ -214,29 +211,46 @@ def fit(
     config = _resolve_config(
         model, max_clusters, latent_factors, svi_options, nuts_options, model_options
     )
-    data_arg = data
-    if not isinstance(data, PreparedData):
-        data = _prepare(data, types, config, missing, size_factors)
-    _check_factor_fit(config, data, method)
-    if method == "nuts":
-        raw = fit_nuts(data, config, seed=seed, progress=progress)
-    else:
-        raw = fit_svi(data, config, seed=seed, progress=progress)
-    attrs = {
-        "method": method,
+    prepared = (
+        data
+        if isinstance(data, PreparedData)
+        else _prepare(data, types, config, missing, size_factors)
+    )
+    _check_factor_fit(config, prepared, method)
+    raw = FIT_METHODS[method](prepared, config, seed=seed, progress=progress)
+    command = (
+        f"bayes_hcl.fit({_describe(data)}, model={_describe(model)}, "
+        f"method={method!r}, seed={seed})"
+    )
+    attrs = _result_attributes(raw, prepared, config, seed, command)
+    result = HCLResult(build_inference_data(raw, prepared, attrs))
+    for message in result.convergence()["warnings"]:
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def _check_call(method: str, seed: int) -> None:
+    """Refuse an unknown method or a seed that is not a non-negative integer."""
+    if method not in METHODS:
+        raise ConfigError(f"method {method!r} is not available; choose one of {METHODS}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def _result_attributes(
+    raw: Fit, data: PreparedData, config: Config, seed: int, command: str
+) -> dict[str, Any]:
+    """What a result records beside its draws: method, seed, the call, the full config
+    (which reproduces it), the data's metadata, versions, timings and layout."""
+    return {
+        "method": raw.method,
         "seed": seed,
-        # the call in short; the full configuration that reproduces it is "config"
-        "command": f"bayes_hcl.fit({_describe(data_arg)}, model={_describe(model)}, "
-        f"method={method!r}, seed={seed})",
+        "command": command,
         "config": config.to_dict(),
         "data": data.to_dict(),
         "versions": versions(),
         "timings": raw.timings,
-        "batch_size": getattr(raw, "batch_size", 0),
-        "devices": getattr(raw, "devices", 1),
+        "batch_size": raw.batch_size,
+        "devices": raw.devices,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    result = HCLResult(build_inference_data(raw, data, attrs))
-    for message in result.convergence()["warnings"]:
-        warnings.warn(message, ConvergenceWarning, stacklevel=2)
-    return result

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayes_hcl.config import ModelConfig
-from bayes_hcl.model.priors import stick_breaking_log_weights
+from bayes_hcl.model.priors import stick_breaking_log_weights, stick_fractions
 
 __all__ = [
     "factor_marginals",
@@ -133,10 +133,7 @@ def factor_warm_params(params: dict, membership: np.ndarray, factors: int, state
         share = np.asarray(factor_marginals(mass / max(mass.sum(), 1e-12), factors, states))
         share = np.maximum(share, 1e-3)
         share /= share.sum(1, keepdims=True)
-        remaining = 1.0 - np.concatenate(
-            [np.zeros((factors, 1)), np.cumsum(share, 1)[:, :-2]], axis=1
-        )
-        v = np.clip(share[:, :-1] / remaining, 1e-4, 1 - 1e-4)
+        v = stick_fractions(share)
         out["v_loc"] = np.log(v / (1 - v))
         out["alpha_loc"] = np.zeros(factors)
     return {name: np.asarray(value, np.float32) for name, value in out.items()}

@@ -15,6 +15,7 @@ __all__ = [
     "block_sum",
     "expand_to_columns",
     "stick_breaking_log_weights",
+    "stick_fractions",
 ]
 
 
@@ -91,6 +92,19 @@ def stick_breaking_log_weights(v: jnp.ndarray) -> jnp.ndarray:
     log_v = jnp.log(v)
     log_rest = jnp.cumsum(jnp.log1p(-v))
     return jnp.concatenate([log_v, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), log_rest])
+
+
+def stick_fractions(weights: np.ndarray) -> np.ndarray:
+    """Inverse stick-breaking: fractions ``v`` ``(..., K - 1)`` of mixture weights ``(..., K)``.
+
+    ``v_k = pi_k / (1 - pi_1 - ... - pi_{k-1})``, the inverse of
+    :func:`stick_breaking_log_weights` along the last axis, clipped to ``[1e-4, 1 - 1e-4]`` so
+    the logit of every fraction is finite (a start for the guide or a chain).
+    """
+    weights = np.asarray(weights)
+    head = np.zeros((*weights.shape[:-1], 1))
+    rest = 1.0 - np.concatenate([head, np.cumsum(weights, axis=-1)[..., :-2]], axis=-1)
+    return np.clip(weights[..., :-1] / np.maximum(rest, 1e-12), 1e-4, 1 - 1e-4)
 
 
 class GroupSpikeAndSlab(dist.Distribution):

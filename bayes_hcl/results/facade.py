@@ -19,14 +19,16 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from bayes_hcl.config import Config, min_cluster_size
-from bayes_hcl.results import convergence as convergence_
+from bayes_hcl.config import Config
 from bayes_hcl.results import summary
+from bayes_hcl.results.convergence import convergence_report
+from bayes_hcl.results.draws import PosteriorDraws
 from bayes_hcl.results.factors import FactorReadout
-from bayes_hcl.results.identifiability import rules as diagnostics
+from bayes_hcl.results.identifiability.inputs import IdentifiabilityInputs
+from bayes_hcl.results.identifiability.report import IdentifiabilityReport
+from bayes_hcl.results.identifiability.rules import identifiability_report
 from bayes_hcl.results.io.posterior import (
     build_inference_data,
-    decode_attr,
     read_result_file,
     write_result_file,
 )
@@ -46,30 +48,28 @@ class HCLResult:
 
     def __init__(self, idata):
         self.idata = idata
-        attrs = idata.posterior.attrs
-        self.meta: dict[str, Any] = {k: _maybe_json(v) for k, v in attrs.items()}
-        self.config = Config.from_dict(self.meta["config"])
-        self.columns: list[str] = list(self.meta["data"]["columns"])
-        self.types: list[str] = list(self.meta["data"]["types"])
-        self.seed: int = int(self.meta["seed"])
-        self.method: str = str(self.meta["method"])
+        self._posterior = PosteriorDraws(idata)
+        self.meta: dict[str, Any] = self._posterior.meta
+        self.config: Config = self._posterior.config
+        self.columns: list[str] = self._posterior.columns
+        self.types: list[str] = self._posterior.types
+        self.seed: int = self._posterior.seed
+        self.method: str = self._posterior.method
 
     # -- raw arrays ---------------------------------------------------------------------------
     def _draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable with chain and draw stacked into one axis."""
-        value = self.idata.posterior[name].values
-        return value.reshape((-1, *value.shape[2:]))
+        return self._posterior.draws(name)
 
     @property
     def compact(self) -> bool:
         """Whether the fit was by minibatches and keeps mean memberships and per-draw
-        cluster sizes instead of per-draw memberships (see :mod:`bayes_hcl.minibatch`)."""
-        return "cluster_size" in self.idata.posterior
+        cluster sizes instead of per-draw memberships (see
+        :mod:`bayes_hcl.inference.svi.minibatch`)."""
+        return self._posterior.compact
 
     def _mean_membership(self) -> np.ndarray:
-        if self.compact:
-            return self.idata["memberships"]["mean"].values.astype(np.float64)
-        return self._draws("membership").mean(0)
+        return self._posterior.mean_membership()
 
     @cached_property
     def _occupied(self) -> np.ndarray:
@@ -79,11 +79,10 @@ class HCLResult:
         membership = self._draws("membership").astype(np.float64)
         return summary.sample_occupancy(membership, rng, self._min_size)
 
-    @cached_property
+    @property
     def _min_size(self) -> int:
         """Rows an occupied cluster must hold: the share below which the fit prunes."""
-        n = self.idata.observed_data.sizes["obs"]
-        return min_cluster_size(n, self.config.svi.prune_fraction)
+        return self._posterior.min_size
 
     def missing_cells(self) -> dict[str, int]:
         """Cells that were missing and masked (``missing="mask"``), per column that had any;
@@ -285,7 +284,7 @@ class HCLResult:
         return g
 
     # -- diagnostics and reports --------------------------------------------------------------
-    def identifiability(self) -> diagnostics.IdentifiabilityReport:
+    def identifiability(self) -> IdentifiabilityReport:
         """What the data can and cannot support (see :mod:`bayes_hcl.diagnostics`).
 
         Returns an :class:`~bayes_hcl.identifiability.IdentifiabilityReport`: per edge a
@@ -296,11 +295,9 @@ class HCLResult:
         is what the CLI writes as ``identifiability.json``; ``to_frame()`` gives tables.
         """
         if "_ident" not in self.__dict__:
-            report = diagnostics.identifiability_report(self._ident_context())
+            report = identifiability_report(self._identifiability_inputs())
             if self.factors.several:
-                report = diagnostics.IdentifiabilityReport(
-                    {**report, "factors": self.factors.separability()}
-                )
+                report = IdentifiabilityReport({**report, "factors": self.factors.separability()})
             self.__dict__["_ident"] = report
         return self.__dict__["_ident"]
 
@@ -308,7 +305,7 @@ class HCLResult:
     def factors(self) -> FactorReadout:
         """The latent factors: states, memberships, what each changes, separability (see
         :class:`~bayes_hcl.factors.FactorReadout`; a one-factor fit has one, its clusters)."""
-        return FactorReadout(self)
+        return FactorReadout(self._posterior)
 
     @cached_property
     def _changes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -354,33 +351,33 @@ class HCLResult:
             return f"gaussian mixture ({model.noise_components} components)", True
         return model.noise_family, model.noise_family != "gaussian"
 
-    def _ident_context(self) -> dict[str, Any]:
+    def _identifiability_inputs(self) -> IdentifiabilityInputs:
         occ = self.occupied_clusters()
         resp = self.memberships().to_numpy()
         labels = np.searchsorted(occ, self.clusters())
         name, non_gaussian = self._likelihood()
-        return {
-            "columns": self.columns,
-            "types": self.types,
-            "type_codes": np.array([TYPE_CODES[t] for t in self.types]),
-            "x": self.idata.constant_data["x"].values.astype(np.float64),
-            "y": self.idata.observed_data["y"].values.astype(np.float64),
-            "labels": labels,
-            "resp": resp,
-            "pooled": self.edge_probabilities().to_numpy(),
-            "phi": self._draws("phi").mean(0),
-            "cluster_inclusion": self._draws("inclusion").mean(0)[occ],
-            "edge_change": self._changes[0],
-            "node_change": self._changes[1],
-            "n_clusters": self.n_clusters().to_dict(),
-            "universality": self._universality(0.05),
-            "shifts": self.shift_targets(),
-            "runs": self._runs(),
-            "evidence": self.meta.get("evidence"),
-            "likelihood": name,
-            "non_gaussian_likelihood": non_gaussian,
-            "method": self.method,
-        }
+        return IdentifiabilityInputs(
+            columns=self.columns,
+            types=self.types,
+            type_codes=np.array([TYPE_CODES[t] for t in self.types]),
+            x=self.idata.constant_data["x"].values.astype(np.float64),
+            y=self.idata.observed_data["y"].values.astype(np.float64),
+            labels=labels,
+            resp=resp,
+            pooled=self.edge_probabilities().to_numpy(),
+            phi=self._draws("phi").mean(0),
+            cluster_inclusion=self._draws("inclusion").mean(0)[occ],
+            edge_change=self._changes[0],
+            node_change=self._changes[1],
+            n_clusters=self.n_clusters().to_dict(),
+            universality=self._universality(0.05),
+            shifts=self.shift_targets(),
+            runs=self._runs(),
+            evidence=self.meta.get("evidence"),
+            likelihood=name,
+            non_gaussian_likelihood=non_gaussian,
+            method=self.method,
+        )
 
     def convergence(self) -> dict[str, Any]:
         """Convergence of the chains on label-invariant quantities (see
@@ -402,7 +399,7 @@ class HCLResult:
         post = self.idata.posterior
         chains, draws = post.sizes["chain"], post.sizes["draw"]
         k = post.sizes["cluster"]
-        report, table = convergence_.convergence_report(
+        report, table = convergence_report(
             self.idata.log_likelihood["obs_loglik"].values,
             post["membership"].values,
             post["inclusion"].values,
@@ -479,9 +476,6 @@ class HCLResult:
             f"d={len(self.columns)}, clusters={len(self.occupied_clusters())} "
             f"(P(K)={k.max():.2f} at K={int(k.idxmax())}), seed={self.seed})"
         )
-
-
-_maybe_json = decode_attr  # results' attributes are JSON text
 
 
 def load_result(path: str | os.PathLike) -> HCLResult:

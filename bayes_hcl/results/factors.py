@@ -21,7 +21,7 @@ counted.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -29,15 +29,10 @@ import pandas as pd
 
 from bayes_hcl.metrics import adjusted_rand_index
 from bayes_hcl.model.factorial import joint_states_table
+from bayes_hcl.results.draws import PosteriorDraws
+from bayes_hcl.results.summary import MIN_WEIGHT_CHANGE
 
-if TYPE_CHECKING:  # pragma: no cover
-    from bayes_hcl.results.facade import HCLResult
-
-__all__ = ["MIN_WEIGHT_CHANGE", "SEPARABLE_MAX_ARI", "FactorReadout", "difference_inclusion"]
-
-#: Change of a joint state's edge weight (standardised units) that counts as a change of
-#: mechanism, as in :func:`bayes_hcl.summary.mechanism_changes`.
-MIN_WEIGHT_CHANGE = 0.25
+__all__ = ["SEPARABLE_MAX_ARI", "FactorReadout", "difference_inclusion"]
 
 #: Largest adjusted Rand index between two factors' partitions at which they still count as
 #: separable (independent factors have an expected ARI of 0).
@@ -58,39 +53,39 @@ class FactorReadout:
 
     Parameters
     ----------
-    result : HCLResult
-        A fit; with one latent factor, the factor is its clustering.
+    posterior : PosteriorDraws
+        The draws of a fit (``HCLResult`` builds one); with one latent factor, the factor
+        is its clustering.
     """
 
-    def __init__(self, result: HCLResult):
-        self._result = result
-        post = result.idata.posterior
-        self.several = "factor_log_weights" in post
-        self.n_factors = int(post.sizes["factor"]) if self.several else 1
-        self.n_states_max = result.config.model.max_clusters
-        self.columns = list(result.columns)
+    def __init__(self, posterior: PosteriorDraws):
+        self._posterior = posterior
+        self.several = posterior.has("factor_log_weights")
+        self.n_factors = int(posterior.idata.posterior.sizes["factor"]) if self.several else 1
+        self.n_states_max = posterior.config.model.max_clusters
+        self.columns = list(posterior.columns)
 
     # -- arrays -------------------------------------------------------------------------------
     def _slot_draws(self, name: str) -> np.ndarray:
         """``(S, m, K, ...)`` draws of a per-slot site (a one-factor fit: its clusters)."""
-        value = self._result._draws(name)
+        value = self._posterior.draws(name)
         return value if self.several else value[:, None]
 
     def _membership_draws(self) -> np.ndarray:
         if self.several:
-            return self._result._draws("factor_membership")
-        return self._result._draws("membership")[:, :, None, :]
+            return self._posterior.draws("factor_membership")
+        return self._posterior.draws("membership")[:, :, None, :]
 
     @cached_property
     def _rows_per_state(self) -> np.ndarray:
         """``(S, m, K)`` expected rows in every state of every factor."""
-        if not self.several and self._result.compact:
-            return self._result._draws("cluster_size")[:, None]
+        if not self.several and self._posterior.compact:
+            return self._posterior.draws("cluster_size")[:, None]
         return self._membership_draws().sum(1)
 
     @cached_property
     def _occupied(self) -> np.ndarray:
-        return self._rows_per_state >= self._result._min_size
+        return self._rows_per_state >= self._posterior.min_size
 
     def _check(self, factor: int) -> None:
         if not 0 <= factor < self.n_factors:
@@ -117,7 +112,7 @@ class FactorReadout:
         if self.several:
             mean = self._membership_draws()[:, :, factor].mean(0)
         else:
-            mean = self._result._mean_membership()
+            mean = self._posterior.mean_membership()
         states = self.occupied_states(factor)
         m = mean[:, states] / np.maximum(mean[:, states].sum(1, keepdims=True), 1e-12)
         return pd.DataFrame(m, columns=states).rename_axis(columns="state")
@@ -130,22 +125,22 @@ class FactorReadout:
     def _term_variables(self) -> np.ndarray:
         """Variable of every model column (a categorical variable has one per
         non-reference level, in column order)."""
-        levels = self._result.meta["data"].get("levels", {})
+        levels = self._posterior.levels
         repeats = [
             max(len(levels.get(c, [])) - 1, 1) if kind == "categorical" else 1
-            for c, kind in zip(self.columns, self._result.types, strict=True)
+            for c, kind in zip(self.columns, self._posterior.types, strict=True)
         ]
         return np.repeat(np.arange(len(self.columns)), repeats)
 
     @cached_property
     def _change_draws(self) -> np.ndarray:
         """``(S, m, d)`` per draw: does the factor change each variable (see module doc)."""
-        cfg = self._result.config.model
+        cfg = self._posterior.config.model
         b = self._slot_draws("b_shift").astype(np.float64)
         s = self._slot_draws("log_sigma_shift").astype(np.float64)
         w = self._slot_draws("W").astype(np.float64)
         term_var = self._term_variables()
-        phi = self._result._draws("phi")[:, term_var]
+        phi = self._posterior.draws("phi")[:, term_var]
         allowed = phi[:, :, None] < phi[:, None, :]  # (S, D, D) parent before child
         occupied = self._occupied
         m, k = b.shape[1], b.shape[2]
@@ -186,7 +181,7 @@ class FactorReadout:
     # -- per state ----------------------------------------------------------------------------
     def _state_weights(self, factor: int) -> np.ndarray:
         """``(S, C, K)`` share of each joint state within every state of ``factor``."""
-        weights = np.exp(self._result._draws("log_weights").astype(np.float64))  # (S, C)
+        weights = np.exp(self._posterior.draws("log_weights").astype(np.float64))  # (S, C)
         if not self.several:
             return np.eye(weights.shape[1])[None].repeat(len(weights), 0)
         m, k = self.n_factors, self.n_states_max
@@ -200,7 +195,7 @@ class FactorReadout:
         averaged over the other factors' states in proportion to their weights."""
         self._check(factor)
         share = self._state_weights(factor)[:, :, state]
-        inclusion = self._result._draws("inclusion").astype(np.float64)
+        inclusion = self._posterior.draws("inclusion").astype(np.float64)
         probs = np.einsum("sc,scij->ij", share, inclusion) / len(share)
         return pd.DataFrame(probs, index=self.columns, columns=self.columns).rename_axis(
             index="cause", columns="effect"
@@ -211,7 +206,7 @@ class FactorReadout:
         (mean, sd and 94 % interval over draws), with the state's edge probability."""
         self._check(factor)
         children = self.shifted(factor, threshold)
-        weights = self._result._draws("weights").astype(np.float64)
+        weights = self._posterior.draws("weights").astype(np.float64)
         shares = self._state_weights(factor)
         rows = []
         for state in self.occupied_states(factor):

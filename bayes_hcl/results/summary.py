@@ -33,6 +33,7 @@ EFFECT_COLUMNS = (
 __all__ = [
     "EFFECT_COLUMNS",
     "LOSS_PARTITION_MAX_ROWS",
+    "MIN_WEIGHT_CHANGE",
     "absorb_small_clusters",
     "acyclic_edges",
     "adjacency_with_ambiguous",
@@ -56,6 +57,10 @@ __all__ = [
 #: Rows up to which the point partition minimises an expected loss over an ``n × n``
 #: co-clustering matrix (200 MB at 5,000 rows); above, each row's most probable cluster.
 LOSS_PARTITION_MAX_ROWS = 5_000
+
+#: Change of an edge weight between clusters (or a factor's states), in standardised units,
+#: that counts as a change of mechanism (:func:`mechanism_changes`, the factor readout).
+MIN_WEIGHT_CHANGE = 0.25
 
 
 def sample_occupancy(
@@ -431,7 +436,7 @@ def mechanism_changes(
     intercept_shift: np.ndarray,
     noise_shift: np.ndarray,
     occupied: np.ndarray,
-    min_weight_change: float = 0.25,
+    min_weight_change: float = MIN_WEIGHT_CHANGE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Probability that each edge's and each variable's mechanism differs between clusters.
 

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 
 from bayes_hcl.config import ModelConfig, SVIConfig
+from bayes_hcl.inference.base import default_progress
 from bayes_hcl.inference.relabel import relabel_draws
-from bayes_hcl.inference.svi.driver import (
-    _allocate,
-    _prune,
-    _prune_fractions,
-    _restart_weights,
-    default_progress,
+from bayes_hcl.inference.svi.restarts import (
+    allocate_draws,
+    prune,
+    prune_fractions,
+    restart_weights,
 )
 
 
@@ -31,15 +31,15 @@ def test_relabel_draws_undoes_a_permutation_and_sorts_by_weight():
     np.testing.assert_array_equal(out["phi"], draws["phi"])
 
 
-def test_allocation_and_restart_weights():
-    w = _restart_weights(np.array([-10.0, -10.0, -12.0, -np.inf]))
+def test_allocation_andrestart_weights():
+    w = restart_weights(np.array([-10.0, -10.0, -12.0, -np.inf]))
     np.testing.assert_allclose(w.sum(), 1.0)
     assert w[0] == w[1] > w[2] > w[3] == 0.0
-    restarts = _allocate(w, 100)
+    restarts = allocate_draws(w, 100)
     assert len(restarts) == 100
     assert np.bincount(restarts, minlength=4).tolist() == [47, 47, 6, 0]
     with pytest.raises(FloatingPointError, match="non-finite ELBO"):
-        _restart_weights(np.array([np.nan, -np.inf]))
+        restart_weights(np.array([np.nan, -np.inf]))
 
 
 def test_progress_off_under_ci(monkeypatch):
@@ -51,10 +51,10 @@ def test_progress_off_under_ci(monkeypatch):
 
 def test_every_other_restart_prunes_with_the_merge_fraction():
     cfg = SVIConfig(num_restarts=5, prune_fraction=0.03, merge_fraction=0.15)
-    np.testing.assert_allclose(_prune_fractions(cfg), [0.03, 0.15, 0.03, 0.15, 0.03])
+    np.testing.assert_allclose(prune_fractions(cfg), [0.03, 0.15, 0.03, 0.15, 0.03])
     partition = np.array([[0] * 80 + [1] * 12 + [2] * 8, [0] * 80 + [1] * 12 + [2] * 8])
     fractions = np.array([0.03, 0.15])
-    active = _prune({"partition": partition}, np.ones((2, 4)), fractions, ModelConfig())
+    active = prune({"partition": partition}, np.ones((2, 4)), fractions, ModelConfig())
     # restart 0 keeps the 12 % and 8 % clusters; restart 1 merges both into the largest
     np.testing.assert_array_equal(np.asarray(active), [[1, 1, 1, 0], [1, 0, 0, 0]])
 
@@ -64,7 +64,7 @@ def test_several_factors_prune_states_of_a_factor_not_single_joint_states():
     # 10 % of the rows, factor 1's states 50 % each, joint state (1,1) only 4 %
     partition = np.array([[0] * 45 + [1] * 45 + [2] * 6 + [3] * 4] * 2)
     cfg = ModelConfig(latent_factors=2, max_clusters=2)
-    active = _prune({"partition": partition}, np.ones((2, 4)), np.array([0.05, 0.15]), cfg)
+    active = prune({"partition": partition}, np.ones((2, 4)), np.array([0.05, 0.15]), cfg)
     # a 5 % threshold keeps all (no joint state alone is pruned); 15 % drops factor 0's
     # state 1 and both joint states it is part of
     np.testing.assert_array_equal(np.asarray(active), [[1, 1, 1, 1], [1, 1, 0, 0]])

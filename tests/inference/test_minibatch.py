@@ -52,7 +52,7 @@ def test_fit_takes_batch_size_zero_as_automatic(monkeypatch):
         seen["batch_size"] = config.svi.batch_size
         raise RuntimeError("stop before fitting")
 
-    monkeypatch.setattr(bh.api, "fit_svi", stop)
+    monkeypatch.setitem(bh.inference.FIT_METHODS, "svi", stop)
     with pytest.raises(RuntimeError, match="stop before fitting"):
         bh.fit(bh.simulate(20, d=3, seed=0).data, batch_size=0)
     assert seen == {"batch_size": 0}

@@ -17,12 +17,13 @@ from bayes_hcl.bench import exact
 from bayes_hcl.bench.calibration import chain_data
 from bayes_hcl.config import load_config
 from bayes_hcl.errors import ConvergenceWarning
-from bayes_hcl.inference.nuts.driver import _stick_fractions, fit_nuts, initial_values, sample_nuts
-from bayes_hcl.inference.nuts.order_moves import _propose, cluster_moments
+from bayes_hcl.inference.nuts.driver import fit_nuts, initial_values, sample_nuts
+from bayes_hcl.inference.nuts.order_moves import _propose, proposal_moments
 from bayes_hcl.inference.svi.driver import fit_svi
+from bayes_hcl.model.priors import stick_fractions
 from bayes_hcl.results.convergence import convergence_report
-from bayes_hcl.results.facade import _maybe_json
 from bayes_hcl.results.io import arviz_io
+from bayes_hcl.results.io.posterior import decode_attr
 
 # SVI only initialises the chains here: a short fit is enough
 INIT = {"num_steps": 400, "num_restarts": 3}
@@ -107,7 +108,7 @@ def test_order_proposals_are_involutions(i, j, kind, seed):
         return
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(50, 5))
-    moments = cluster_moments(x, rng.dirichlet(np.ones(2), size=50))
+    moments = proposal_moments(x, rng.dirichlet(np.ones(2), size=50))
     others = [n for n in range(5) if n not in (i, j)]
     rank = np.empty(5, int)
     rank[others[:2]], rank[i], rank[j], rank[others[2:]] = [0, 1], 2, 3, [4]
@@ -136,7 +137,7 @@ def test_order_proposals_are_involutions(i, j, kind, seed):
 @given(st.lists(st.floats(0.01, 1.0), min_size=2, max_size=6))
 def test_stick_fractions_reproduce_the_weights(raw):
     w = np.array(raw) / np.sum(raw)
-    v = _stick_fractions(w)
+    v = stick_fractions(w)
     log_pi = bh.model.stick_breaking_log_weights(jnp.asarray(v))
     np.testing.assert_allclose(np.exp(np.asarray(log_pi)), w, rtol=1e-3, atol=1e-4)
 
@@ -179,7 +180,7 @@ def test_nuts_result_is_arviz_native(nuts_fit, tmp_path):
     stats = data.sample_stats
     for name in ("diverging", "tree_size", "acceptance_rate", "step_size", "lp", "energy"):
         assert stats[name].dims == ("chain", "draw"), name
-    attrs = {k: _maybe_json(v) for k, v in post.attrs.items()}
+    attrs = {k: decode_attr(v) for k, v in post.attrs.items()}
     assert attrs["method"] == "nuts" and attrs["seed"] == 0
     assert attrs["config"]["nuts"]["num_chains"] == 2
     assert attrs["versions"]["bayes_hcl"] == bh.__version__

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -24,12 +25,14 @@ from numpyro.infer.util import potential_energy, unconstrain_fn
 from bayes_hcl.config import Config, min_cluster_size
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import ConfigError, DataError
+from bayes_hcl.inference.base import default_progress
 from bayes_hcl.inference.devices import row_devices
-from bayes_hcl.inference.nuts.order_moves import OrderedNUTS, cluster_moments
+from bayes_hcl.inference.nuts.order_moves import OrderedNUTS, proposal_moments
 from bayes_hcl.inference.relabel import relabel_draws
-from bayes_hcl.inference.svi.driver import SVIFit, default_progress, fit_svi
+from bayes_hcl.inference.svi.driver import SVIFit, fit_svi
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from bayes_hcl.inference.svi.programs import data_args, enable_compilation_cache
+from bayes_hcl.model.priors import stick_fractions
 from bayes_hcl.model.program import draw_quantities, ordered_model
 
 __all__ = ["NUTSFit", "fit_nuts", "initial_values", "sample_nuts"]
@@ -61,18 +64,29 @@ class NUTSFit:
     svi: SVIFit | None
     num_clusters: int
     timings: dict[str, float] = field(default_factory=dict)
+    membership_mean: None = None
+    batch_size: int = 0
+    devices: int = 1
+    method: ClassVar[str] = "nuts"
+
+    def chain_draws(self) -> dict[str, np.ndarray]:
+        """Draws with their ``(chain, draw)`` axes."""
+        return self.draws
+
+    def chain_stats(self) -> dict[str, np.ndarray]:
+        """NUTS's per-transition statistics, ``(chain, draw)``."""
+        return self.sample_stats
+
+    @property
+    def evidence_fit(self) -> SVIFit | None:
+        """The SVI fit the chains started from (its restarts carry the evidence)."""
+        return self.svi
 
 
 def _occupied_count(svi: SVIFit, n: int, fraction: float) -> int:
     best = svi.draw_restart == int(np.argmax(svi.restart_weights))
     mass = svi.draws["membership"][best].mean(0).sum(0)
     return max(1, int((mass >= min_cluster_size(n, fraction)).sum()))
-
-
-def _stick_fractions(weights: np.ndarray) -> np.ndarray:
-    """Stick-breaking fractions ``v`` ``(K - 1,)`` of mixture weights ``(K,)``."""
-    rest = 1.0 - np.concatenate([[0.0], np.cumsum(weights)[:-2]])
-    return np.clip(weights[:-1] / np.maximum(rest, 1e-12), 1e-4, 1 - 1e-4)
 
 
 def initial_values(svi: SVIFit, n: int, config: Config, num_chains: int, seed: int) -> dict:
@@ -104,7 +118,7 @@ def initial_values(svi: SVIFit, n: int, config: Config, num_chains: int, seed: i
     if k > 1:
         weights = np.maximum(np.exp(svi.draws["log_weights"][picks, :k]), 0.02)
         weights /= weights.sum(-1, keepdims=True)
-        out["v"] = np.stack([_stick_fractions(w) for w in weights])
+        out["v"] = np.stack([stick_fractions(w) for w in weights])
         out["alpha"] = svi.draws["alpha"][picks]
     return {
         name: np.asarray(value, dtype=np.int32 if name == "rank" else np.float32)
@@ -296,7 +310,7 @@ def sample_nuts(
     d, k = data.d, int(np.shape(init["W"])[1])
     if responsibilities is None:
         responsibilities = np.full((data.n, k), 1.0 / k)
-    moments = cluster_moments(data.x, responsibilities)
+    moments = proposal_moments(data.x, responsibilities)
     progress = default_progress() if progress is None else progress
     kernel = _sampler(model, config.nuts, d)
     run_args = (*args, *map(jnp.asarray, moments))

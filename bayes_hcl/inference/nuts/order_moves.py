@@ -14,7 +14,7 @@ sampler alternates (Metropolis-within-Gibbs):
    pair of standardised Gaussian variables, exactly the Markov-equivalent reversal); or
    translate both nodes' per-cluster weights, intercept shifts and log noise-scale shifts by
    the change of their regressions between the two orders, computed from per-cluster moments
-   fixed for the run (:func:`cluster_moments` of the SVI memberships). Each is an involution
+   fixed for the run (:func:`proposal_moments` of the SVI memberships). Each is an involution
    with unit Jacobian (the translation depends on the orders only), so the acceptance ratio
    is the ratio of joint densities in the unconstrained space.
 
@@ -38,7 +38,7 @@ from numpyro.util import is_prng_key
 
 from bayes_hcl.model.program import N_DATA_ARGS
 
-__all__ = ["OrderedNUTS", "OrderedState", "cluster_moments", "order_moves"]
+__all__ = ["OrderedNUTS", "OrderedState", "order_moves", "proposal_moments"]
 
 EDGE_SITES = ("W", "mu", "rho")
 # node axis of every per-node site: the last one, except for the noise mixture (d, M)
@@ -111,7 +111,7 @@ def _regression(mean, cov, allowed, j):
 # weight changes below this are not applied by the regression-shift proposal: nudging every
 # absent edge off its spike (sd 0.03) by a few hundredths costs more prior density than the
 # better fit gains (seen as chains stuck in a worse order, 35-43 nats below the best chain)
-MIN_WEIGHT_CHANGE = 0.1
+MIN_PROPOSED_WEIGHT_STEP = 0.1
 
 
 def _split(delta):
@@ -127,7 +127,7 @@ def _regression_shift(z: dict, moments, rank, i, j) -> dict:
     ``moments`` are per-cluster means ``(K, d)`` and covariances ``(K, d, d)`` of the
     covariates, fixed for the whole run (from the SVI memberships). Each cluster's incoming
     weights move by the change of its regression coefficients (changes below
-    ``MIN_WEIGHT_CHANGE`` are dropped), ``mu`` by their average over clusters; intercepts and
+    ``MIN_PROPOSED_WEIGHT_STEP`` are dropped), ``mu`` by their average over clusters; intercepts and
     log noise scales move by the change of the regression's intercept and log residual sd,
     the clusters' average on the universal value and the rest on the cluster shifts. The
     translation depends on the two orders only and the reverse swap undoes it, so swap plus
@@ -145,7 +145,7 @@ def _regression_shift(z: dict, moments, rank, i, j) -> dict:
         beta_old, b_old, sd_old = regress(means, covs, old_set, node)
         beta_new, b_new, sd_new = regress(means, covs, new_set, node)
         step = beta_new - beta_old
-        step = jnp.where(jnp.abs(step) >= MIN_WEIGHT_CHANGE, step, 0.0)
+        step = jnp.where(jnp.abs(step) >= MIN_PROPOSED_WEIGHT_STEP, step, 0.0)
         out["W"] = out["W"].at[:, :, node].add(step)
         out["mu"] = out["mu"].at[:, node].add(step.mean(0))
         for base, shift, delta in (
@@ -158,7 +158,7 @@ def _regression_shift(z: dict, moments, rank, i, j) -> dict:
     return out
 
 
-def cluster_moments(x: np.ndarray, responsibilities: np.ndarray) -> tuple[np.ndarray, ...]:
+def proposal_moments(x: np.ndarray, responsibilities: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per-cluster weighted means ``(K, d)`` and covariances ``(K, d, d)`` of ``x``.
 
     A cluster with fewer than ``d + 2`` rows' worth of responsibility gets the pooled moments.
@@ -215,7 +215,7 @@ def order_moves(key, z, rank, potential, energy, num_moves: int, moments):
         Number of proposals.
     moments : tuple of array
         Per-cluster means ``(K, d)`` and covariances ``(K, d, d)`` of the covariates, for the
-        regression-shift proposal (:func:`cluster_moments`).
+        regression-shift proposal (:func:`proposal_moments`).
 
     Returns
     -------
@@ -267,7 +267,7 @@ class OrderedNUTS(MCMCKernel):
     -----
     ``init_params`` (unconstrained, a leading chain axis when chains are vectorised) must hold
     every continuous latent and ``"rank"``. The arguments are the model's data (without the
-    rank) followed by the per-cluster moments of :func:`cluster_moments`.
+    rank) followed by the per-cluster moments of :func:`proposal_moments`.
     """
 
     sample_field = "z"

@@ -19,7 +19,7 @@ from bayes_hcl.inference.search.order_search import (
     search_order,
 )
 from bayes_hcl.model.guide import NOISE_SITES, initial_noise_locs, latent_sites
-from bayes_hcl.model.priors import expand_to_columns
+from bayes_hcl.model.priors import expand_to_columns, stick_fractions
 
 __all__ = ["order_potentials", "warm_start_params"]
 
@@ -166,8 +166,7 @@ def warm_start_params(
         **{name: np.asarray(v) for name, v in initial_noise_locs(config, d).items()},
     }
     if k_max > 1:
-        remaining = 1.0 - np.concatenate([[0.0], np.cumsum(pi)[:-2]])
-        v = np.clip(pi[:-1] / remaining, 1e-4, 1 - 1e-4)
+        v = stick_fractions(pi)
         locs["alpha"] = np.zeros(())
         locs["v"] = np.log(v / (1 - v))
     width = d

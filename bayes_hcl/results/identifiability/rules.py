@@ -40,6 +40,7 @@ from scipy import stats
 
 from bayes_hcl.inference.search.order_search import OrderSearch, cluster_moments, discrete_nodes
 from bayes_hcl.results.convergence import free_run_weights, run_agreement
+from bayes_hcl.results.identifiability.inputs import IdentifiabilityInputs
 from bayes_hcl.results.identifiability.orientation import (
     OrderEvidence,
     cluster_residuals,
@@ -59,7 +60,7 @@ NON_GAUSSIAN_ARTEFACT = "possibly non-Gaussian noise"
 
 
 def identifiability_report(
-    ctx: dict[str, Any],
+    ctx: IdentifiabilityInputs,
     *,
     min_mass: float = 0.1,
     decided: float = 0.8,
@@ -71,17 +72,9 @@ def identifiability_report(
 
     Parameters
     ----------
-    ctx : dict
-        Built by :meth:`bayes_hcl.results.HCLResult.identifiability`: ``columns``, ``types``;
-        ``x`` ``(n, d)`` standardised covariates, ``y`` responses, ``type_codes``;
-        ``labels`` point partition; ``resp`` ``(n, K_occ)`` memberships of the occupied
-        clusters; ``pooled`` ``(d, d)`` pooled edge probabilities; ``cluster_inclusion``
-        ``(K_occ, d, d)``; ``edge_change`` ``(d, d)`` and ``node_change`` ``(d,)``
-        mechanism-change probabilities; ``n_clusters`` (dict K -> probability);
-        ``universality`` and ``shifts`` tables; ``runs`` (per restart or chain:
-        ``calls`` ``(R, d, d)`` bool, ``orders``, ``partitions``, ``weights``, ``scores``,
-        ``forced_one_cluster``); ``evidence`` (restart scores and occupied counts, or None);
-        ``likelihood`` (name) and ``non_gaussian_likelihood`` (bool); ``method``.
+    ctx : IdentifiabilityInputs
+        The fit's posterior summaries and data, as built by
+        :meth:`bayes_hcl.results.HCLResult.identifiability`.
     min_mass : float
         Pairs with ``P(i->j) + P(j->i)`` below this get no entry.
     decided : float
@@ -94,14 +87,14 @@ def identifiability_report(
         Rows a cluster needs per parameter it estimates before its graph counts as determined.
     """
     warnings: list[str] = []
-    dag = np.zeros_like(ctx["pooled"], dtype=bool)
-    for i, j in acyclic_edges(ctx["pooled"], 0.5)[0]:
+    dag = np.zeros_like(ctx.pooled, dtype=bool)
+    for i, j in acyclic_edges(ctx.pooled, 0.5)[0]:
         dag[i, j] = True
     parents = [frozenset(np.flatnonzero(dag[:, j])) for j in range(len(dag))]
     residuals = _residual_checks(ctx, parents)
     clusters = _cluster_section(ctx, residuals, evidence_threshold, warnings)
     edges = _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, delta_threshold)
-    agreement = run_agreement(ctx["runs"], edges, ctx["method"], warnings)
+    agreement = run_agreement(ctx.runs, edges, ctx.method, warnings)
     conditions = _condition_section(ctx, residuals, clusters, rows_per_parameter, warnings)
     if any(e["reason"] == "mechanism change" for e in edges) and not all(
         conditions["enough_samples"].values()
@@ -123,32 +116,34 @@ def identifiability_report(
 
 
 # -- edges ------------------------------------------------------------------------------------
-def _search(ctx: dict[str, Any]) -> OrderSearch:
-    moments = cluster_moments(ctx["x"], ctx["resp"], min_count=0.0)
-    discrete = discrete_nodes(ctx["y"], ctx["x"], ctx["resp"], ctx["type_codes"])
+def _search(ctx: IdentifiabilityInputs) -> OrderSearch:
+    moments = cluster_moments(ctx.x, ctx.resp, min_count=0.0)
+    discrete = discrete_nodes(ctx.y, ctx.x, ctx.resp, ctx.type_codes)
     return OrderSearch(moments, discrete=discrete)
 
 
-def _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, threshold):
-    pooled, columns = ctx["pooled"], ctx["columns"]
+def _edge_entries(
+    ctx: IdentifiabilityInputs, dag, residuals, clusters, min_mass, decided, threshold
+):
+    pooled, columns = ctx.pooled, ctx.columns
     hetero = clusters["heterogeneity"] == SUPPORTED
     # a Gaussian fit whose clusters may be non-Gaussian noise is misspecified: its graph may
     # carry spurious structure, so no orientation is claimed from it
     misspecified = clusters["heterogeneity"] == NON_GAUSSIAN_ARTEFACT
-    changed = (np.asarray(ctx["node_change"]) >= 0.5) & hetero
-    modelled = bool(ctx["non_gaussian_likelihood"])
+    changed = (np.asarray(ctx.node_change) >= 0.5) & hetero
+    modelled = bool(ctx.non_gaussian_likelihood)
     reasons = orientation_reasons(dag, changed, residuals["non_gaussian"] if modelled else None)
     # the likelihood's noise law applies to every continuous node in every order compared,
     # not only to those whose residual looks non-Gaussian in the fitted one
-    continuous = np.asarray(ctx["type_codes"]) == CONTINUOUS
+    continuous = np.asarray(ctx.type_codes) == CONTINUOUS
     graph = nx.from_numpy_array(dag.astype(int), create_using=nx.DiGraph)
     # causes first; ties broken by the posterior mean node potentials
-    order = list(nx.lexicographical_topological_sort(graph, key=lambda v: ctx["phi"][v]))
+    order = list(nx.lexicographical_topological_sort(graph, key=lambda v: ctx.phi[v]))
     evidence = OrderEvidence(
         _search(ctx),
         order,
-        ctx["x"],
-        ctx["labels"],
+        ctx.x,
+        ctx.labels,
         continuous if modelled else None,
     )
     entries = []
@@ -182,9 +177,9 @@ def _edge_entries(ctx, dag, residuals, clusters, min_mass, decided, threshold):
                 "p_none": max(0.0, 1.0 - p_f - p_r),
                 "delta_evidence": delta,
                 "adjacency_evidence": adjacent,
-                "agreement": _pair_agreement(ctx["runs"], pooled, i, j, status == IDENTIFIED),
+                "agreement": _pair_agreement(ctx.runs, pooled, i, j, status == IDENTIFIED),
                 "reasons_available": list(found),
-                "p_mechanism_differs": float(ctx["edge_change"][i, j]),
+                "p_mechanism_differs": float(ctx.edge_change[i, j]),
             }
         )
     return entries
@@ -295,14 +290,16 @@ def _log_bayes_factor(evidence: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _cluster_section(ctx, residuals, evidence_threshold, warnings) -> dict[str, Any]:
-    labels, resp = ctx["labels"], np.asarray(ctx["resp"], dtype=float)
+def _cluster_section(
+    ctx: IdentifiabilityInputs, residuals, evidence_threshold, warnings
+) -> dict[str, Any]:
+    labels, resp = ctx.labels, np.asarray(ctx.resp, dtype=float)
     occupied = list(range(resp.shape[1]))
     sizes = {str(k): int((labels == k).sum()) for k in occupied}
     entropy = -(resp * np.log(np.clip(resp, 1e-300, None))).sum(1)
     pairs = []
     for a, b in combinations(occupied, 2):
-        sep = separability(ctx["x"], resp, a, b)
+        sep = separability(ctx.x, resp, a, b)
         sep["separated"] = sep["misclassification"] <= 0.05 and sep["bhattacharyya"] < 0.5
         pairs.append({"a": a, "b": b, **sep})
         if not sep["separated"]:
@@ -311,8 +308,8 @@ def _cluster_section(ctx, residuals, evidence_threshold, warnings) -> dict[str, 
                 f"{sep['misclassification']:.2f}, Bhattacharyya {sep['bhattacharyya']:.2f}): "
                 "their memberships and per-cluster graphs are uncertain"
             )
-    p_multi = float(sum(p for k, p in ctx["n_clusters"].items() if int(k) > 1))
-    evidence = _log_bayes_factor(ctx.get("evidence"))
+    p_multi = float(sum(p for k, p in ctx.n_clusters.items() if int(k) > 1))
+    evidence = _log_bayes_factor(ctx.evidence)
     verdict, why = _heterogeneity(ctx, residuals, p_multi, evidence, evidence_threshold)
     if verdict == NON_GAUSSIAN_ARTEFACT:
         warnings.append(
@@ -322,7 +319,7 @@ def _cluster_section(ctx, residuals, evidence_threshold, warnings) -> dict[str, 
     return {
         "heterogeneity": verdict,
         "explanation": why,
-        "n_clusters_posterior": {str(k): float(p) for k, p in ctx["n_clusters"].items()},
+        "n_clusters_posterior": {str(k): float(p) for k, p in ctx.n_clusters.items()},
         "p_more_than_one": p_multi,
         "evidence": evidence,
         "occupied": occupied,
@@ -333,11 +330,13 @@ def _cluster_section(ctx, residuals, evidence_threshold, warnings) -> dict[str, 
     }
 
 
-def _heterogeneity(ctx, residuals, p_multi, evidence, threshold) -> tuple[str, str]:
+def _heterogeneity(
+    ctx: IdentifiabilityInputs, residuals, p_multi, evidence, threshold
+) -> tuple[str, str]:
     lbf = evidence["log_bayes_factor"]
     if p_multi < 0.5:
         return NOT_SUPPORTED, f"P(more than one cluster) = {p_multi:.2f}"
-    gaussian = not ctx["non_gaussian_likelihood"]
+    gaussian = not ctx.non_gaussian_likelihood
     odd = residuals["non_gaussian_names"]
     if gaussian and odd:
         return NON_GAUSSIAN_ARTEFACT, (
@@ -345,15 +344,15 @@ def _heterogeneity(ctx, residuals, p_multi, evidence, threshold) -> tuple[str, s
             "likelihood; refit with model='heavy_tailed' (symmetric) or 'robust' (skewed) "
             "and compare"
         )
-    if ctx["resp"].shape[1] < 2:
+    if ctx.resp.shape[1] < 2:
         return NOT_SUPPORTED, (
             f"P(more than one cluster) = {p_multi:.2f}, but the clusters overlap so much that "
             "the point partition has one: rows cannot be assigned"
         )
-    shifts = ctx["shifts"]
+    shifts = ctx.shifts
     intercept = float(shifts["p_intercept_shift"].max()) if len(shifts) else 0.0
     noise = float(shifts["p_noise_shift"].max()) if len(shifts) else 0.0
-    edges = float(np.max(ctx["edge_change"], initial=0.0))
+    edges = float(np.max(ctx.edge_change, initial=0.0))
     if gaussian and noise >= 0.5 and intercept < 0.5 and edges < 0.5:
         return NON_GAUSSIAN_ARTEFACT, (
             "the clusters differ only in noise scale, which one heavy-tailed population "
@@ -368,9 +367,9 @@ def _heterogeneity(ctx, residuals, p_multi, evidence, threshold) -> tuple[str, s
 
 
 # -- conditions -------------------------------------------------------------------------------
-def _residual_checks(ctx: dict[str, Any], parents: list[frozenset]) -> dict[str, Any]:
+def _residual_checks(ctx: IdentifiabilityInputs, parents: list[frozenset]) -> dict[str, Any]:
     """Within-cluster residuals of every continuous node given its fitted parents."""
-    x, labels, codes = ctx["x"], ctx["labels"], ctx["type_codes"]
+    x, labels, codes = ctx.x, ctx.labels, ctx.type_codes
     d = x.shape[1]
     out = {k: np.full(d, np.nan) for k in ("skew", "kurt", "jb_p", "var_ratio", "equal_var_p")}
     out["non_gaussian"] = np.zeros(d, dtype=bool)
@@ -388,14 +387,16 @@ def _residual_checks(ctx: dict[str, Any], parents: list[frozenset]) -> dict[str,
             out["var_ratio"][j] = float(var.max() / max(var.min(), 1e-300))
             out["equal_var_p"][j] = float(stats.bartlett(*parts).pvalue)
     out["non_gaussian_names"] = [
-        c for c, flag in zip(ctx["columns"], out["non_gaussian"], strict=True) if flag
+        c for c, flag in zip(ctx.columns, out["non_gaussian"], strict=True) if flag
     ]
     return out
 
 
-def _condition_section(ctx, residuals, clusters, rows_per_parameter, warnings) -> dict:
-    d = len(ctx["columns"])
-    inclusion = np.asarray(ctx["cluster_inclusion"])
+def _condition_section(
+    ctx: IdentifiabilityInputs, residuals, clusters, rows_per_parameter, warnings
+) -> dict:
+    d = len(ctx.columns)
+    inclusion = np.asarray(ctx.cluster_inclusion)
     n_params = {str(k): int(2 * d + (inclusion[k] >= 0.5).sum()) for k in clusters["occupied"]}
     sizes = clusters["sizes"]
     enough = {k: sizes[k] >= rows_per_parameter * n_params[k] for k in sizes}
@@ -406,18 +407,18 @@ def _condition_section(ctx, residuals, clusters, rows_per_parameter, warnings) -
                 f"{rows_per_parameter * n_params[k]:.0f}): its graph is weakly determined"
             )
     ng = residuals["non_gaussian_names"]
-    if ng and not ctx["non_gaussian_likelihood"]:
+    if ng and not ctx.non_gaussian_likelihood:
         warnings.append(
             f"residuals of {', '.join(ng)} are non-Gaussian but the likelihood is Gaussian: "
             "orientation by non-Gaussianity is not used; model='heavy_tailed' (symmetric, "
             "heavy tails) or 'robust' (skewed) models it"
         )
     nodes = []
-    for j, name in enumerate(ctx["columns"]):
+    for j, name in enumerate(ctx.columns):
         nodes.append(
             {
                 "variable": name,
-                "type": ctx["types"][j],
+                "type": ctx.types[j],
                 "residual_skewness": _num(residuals["skew"][j]),
                 "residual_excess_kurtosis": _num(residuals["kurt"][j]),
                 "jarque_bera_p": _num(residuals["jb_p"][j]),
@@ -427,8 +428,8 @@ def _condition_section(ctx, residuals, clusters, rows_per_parameter, warnings) -
             }
         )
     return {
-        "likelihood": ctx["likelihood"],
-        "likelihood_models_non_gaussian_noise": bool(ctx["non_gaussian_likelihood"]),
+        "likelihood": ctx.likelihood,
+        "likelihood_models_non_gaussian_noise": bool(ctx.non_gaussian_likelihood),
         "samples_per_cluster": sizes,
         "parameters_per_cluster": n_params,
         "rows_per_parameter_needed": rows_per_parameter,
@@ -448,11 +449,11 @@ def _num(value: float) -> float | None:
 
 
 # -- interpretation ---------------------------------------------------------------------------
-def _interpretation(ctx: dict[str, Any]) -> dict[str, list[dict]]:
-    table = ctx["universality"]
-    idx = {c: i for i, c in enumerate(ctx["columns"])}
-    change = np.asarray(ctx["edge_change"])
-    inclusion = np.asarray(ctx["cluster_inclusion"])
+def _interpretation(ctx: IdentifiabilityInputs) -> dict[str, list[dict]]:
+    table = ctx.universality
+    idx = {c: i for i, c in enumerate(ctx.columns)}
+    change = np.asarray(ctx.edge_change)
+    inclusion = np.asarray(ctx.cluster_inclusion)
     universal, specific = [], []
     for row in table.itertuples(index=False):
         if row.p_any < 0.5:
@@ -469,7 +470,7 @@ def _interpretation(ctx: dict[str, Any]) -> dict[str, list[dict]]:
         (specific if change[i, j] >= 0.5 else universal).append(entry)
     shifts = [
         {k: (float(v) if not isinstance(v, str) else v) for k, v in rec.items()}
-        for rec in ctx["shifts"].to_dict("records")
+        for rec in ctx.shifts.to_dict("records")
         if rec["p_shift"] >= 0.5
     ]
     return {"universal_edges": universal, "specific_edges": specific, "shift_targets": shifts}

@@ -20,6 +20,7 @@ import xarray as xr
 from bayes_hcl.config import min_cluster_size
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import DataError
+from bayes_hcl.inference.base import Fit
 from bayes_hcl.results.io import arviz_io
 
 __all__ = [
@@ -140,7 +141,7 @@ def restart_evidence(fit, n: int, prune_fraction: float) -> dict[str, list]:
     }
 
 
-def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
+def build_inference_data(fit: Fit, data: PreparedData, attrs: dict[str, Any]):
     """Assemble the ArviZ data of a fit.
 
     An SVI fit's draws get a chain axis of length 1 and ``sample_stats.restart`` (the restart
@@ -150,15 +151,14 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
     cluster), a ``memberships`` group the mean memberships, and there is no
     ``log_likelihood`` group.
     """
-    chained = hasattr(fit, "sample_stats")
-    draws = fit.draws if chained else {k: v[None] for k, v in fit.draws.items()}
-    stats = fit.sample_stats if chained else {"restart": fit.draw_restart[None]}
+    draws = fit.chain_draws()
+    stats = fit.chain_stats()
     dims = dict(_DIMS)
     if "factor_log_weights" in draws:
         draws = _split_slots(draws)
         dims |= _FACTOR_DIMS
     posterior = {k: v for k, v in draws.items() if k in dims}
-    compact = getattr(fit, "membership_mean", None) is not None
+    compact = fit.membership_mean is not None
     if not compact:
         posterior["membership"] = posterior["membership"].astype(np.float32)
     coords = {
@@ -171,7 +171,7 @@ def build_inference_data(fit, data: PreparedData, attrs: dict[str, Any]):
     attrs = {
         **attrs,
         "format": RESULT_FORMAT,
-        "evidence": restart_evidence(getattr(fit, "svi", fit), data.n, prune),
+        "evidence": restart_evidence(fit.evidence_fit, data.n, prune),
     }
     if "noise_weights" in draws:
         coords["noise_component"] = np.arange(draws["noise_weights"].shape[-1])

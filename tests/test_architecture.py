@@ -1,0 +1,116 @@
+"""The package's shape (issue #20, ``docs/architecture.md``): layer subpackages, small modules,
+no private name taken across a subpackage, and the import-linter contracts kept.
+
+The layer order and the absence of import circles are import-linter's contracts in
+``pyproject.toml``; the rules import-linter cannot state are checked here from the source.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "bayes_hcl"
+ROOT = PACKAGE.parent
+MAX_MODULE_LINES = 600
+MAX_TOP_LEVEL_MODULES = 10
+LAYERS = ("data", "model", "inference", "results", "viz", "cli", "simulate", "bench")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _home(module: str) -> str:
+    """The subpackage a module belongs to (a top-level module is its own home)."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")
+    base = base if is_package else base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def private_imports_across_subpackages() -> list[str]:
+    """Every ``from bayes_hcl.x import _name`` whose source lives in another subpackage."""
+    found = []
+    for module, path in _modules().items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            source = _resolve(module, node, path.name == "__init__.py")
+            if not source.startswith("bayes_hcl") or _home(source) == _home(module):
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{module}:{node.lineno} takes {source}.{alias.name}")
+    return found
+
+
+def test_no_private_name_crosses_a_subpackage():
+    assert private_imports_across_subpackages() == []
+
+
+def test_the_checker_sees_a_private_import_across_subpackages(tmp_path, monkeypatch):
+    # the rule above must be able to fail: a fake layer taking a private name is caught
+    fake = tmp_path / "bayes_hcl"
+    (fake / "viz").mkdir(parents=True)
+    (fake / "viz" / "__init__.py").write_text("")
+    (fake / "viz" / "plots.py").write_text("from bayes_hcl.results.summary import _in_all\n")
+    (fake / "viz" / "same.py").write_text("from bayes_hcl.viz.plots import _private\n")
+    monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "PACKAGE", fake)
+    monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "ROOT", tmp_path)
+    assert private_imports_across_subpackages() == [
+        "bayes_hcl.viz.plots:1 takes bayes_hcl.results.summary._in_all"
+    ]
+
+
+def test_modules_are_small_and_the_top_level_is_thin():
+    lines = {m: len(p.read_text().splitlines()) for m, p in _modules().items()}
+    too_long = {m: n for m, n in lines.items() if n > MAX_MODULE_LINES}
+    assert too_long == {}
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, top
+    subpackages = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    assert subpackages == sorted(LAYERS)
+
+
+def test_every_module_declares_its_public_names():
+    missing = []
+    for module, path in _modules().items():
+        if path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        names = {
+            t.id
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Name)
+        }
+        if "__all__" not in names:
+            missing.append(module)
+    assert missing == []
+
+
+@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter not installed")
+def test_import_linter_contracts_are_kept():
+    proc = subprocess.run(
+        ["lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
