@@ -18,19 +18,60 @@ targets. Genes are simulated in causal order, so a shift propagates to the targe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from bayes_hcl.simulate.sem import (
-    SimulatedData,
-    _cluster_graphs,
-    _cluster_sizes,
-    _gamma_rate,
-    _random_dag,
-    count_logpmf,
-)
+from bayes_hcl.simulate.densities import cell_state_loglik
+from bayes_hcl.simulate.draws import cluster_graphs, cluster_sizes, gamma_rate, random_dag
+from bayes_hcl.simulate.layout import ColumnOrder
+from bayes_hcl.simulate.truth import SimulatedData
 
-__all__ = ["simulate_single_cell"]
+__all__ = ["SingleCellData", "simulate_single_cell", "single_cell_loglik"]
+
+
+@dataclass(frozen=True)
+class SingleCellData(SimulatedData):
+    """Single-cell-like simulated data (see :class:`~bayes_hcl.simulate.SimulatedData`).
+
+    The same fields; ``settings`` holds each gene's ``log_base`` and ``phi`` (in column
+    order), and the per-state log-likelihood is that of the NB counts given size factors.
+    """
+
+    def class_loglik(self) -> np.ndarray:
+        """Log-likelihood of every cell under every state's true parameters.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, K)`` log-likelihoods (see :func:`single_cell_loglik`).
+        """
+        return single_cell_loglik(self)
+
+
+def single_cell_loglik(sim: SimulatedData) -> np.ndarray:
+    """``(n, K)`` log-likelihood of every cell under every state's true parameters.
+
+    Parameters
+    ----------
+    sim : SimulatedData
+        A result of :func:`simulate_single_cell`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, K)`` log-likelihoods.
+    """
+    return cell_state_loglik(
+        sim.data.to_numpy(dtype=float),
+        np.asarray(sim.size_factors),
+        np.asarray(sim.settings["log_base"]),
+        np.asarray(sim.settings["phi"]),
+        sim.weights,
+        sim.intercepts,
+    )
 
 
 def simulate_single_cell(
@@ -47,7 +88,7 @@ def simulate_single_cell(
     max_base: float = 20.0,
     background_depth: float = 5000.0,
     seed: int = 0,
-) -> SimulatedData:
+) -> SingleCellData:
     """Draw single-cell-like count data with hidden cell states.
 
     Parameters
@@ -77,84 +118,149 @@ def simulate_single_cell(
 
     Returns
     -------
-    SimulatedData
+    SingleCellData
         Counts (columns ``G0..``, integer), state labels, the states' graphs and weights,
         ``intercepts`` (the log-scale shifts ``b``), ``noise_scales`` (``sqrt(phi)`` per
         state), the shift targets, ``size_factors`` and ``library_size``.
     """
-    if n_genes < 2 or n_states < 1 or n_cells < n_states:
-        raise ValueError("need n_genes >= 2, n_states >= 1 and n_cells >= n_states")
-    settings = {k: v for k, v in locals().items() if k != "settings"}
+    settings: dict[str, Any] = dict(locals())
     settings |= {"kind": "single_cell", "weight_range": list(weight_range)}
+    sizes = _check_arguments(n_cells, n_genes, n_states)
     rng = np.random.default_rng(seed)
-    share = [n_cells // n_states + (k < n_cells % n_states) for k in range(n_states)]
-    sizes = _cluster_sizes(share, n_states)
-    base = _random_dag(n_genes, "er", edges_per_gene, rng)
-    adj, weights = _cluster_graphs(base, n_states, 0.1, 0.2, weight_range, rng)
-    weights = adj * weights
+    adjacency, weights = cluster_graphs(
+        random_dag(n_genes, "er", edges_per_gene, rng), n_states, 0.1, 0.2, weight_range, rng
+    )
     log_base = rng.uniform(0.0, np.log(max_base), n_genes)
     phi = rng.uniform(*overdispersion, n_genes)
+    shifts, targets = _draw_state_shifts(n_states, n_genes, targets_per_state, mean_shift, rng)
+    truth = _CellTruth(adjacency, adjacency * weights, log_base, phi, shifts, targets)
+    labels = np.repeat(np.arange(n_states), sizes)
+    size_factors = _draw_size_factors(n_cells, size_factor_sd, rng)
+    counts = _sample_counts(truth, labels, size_factors, rng)
+    library = _library_size(counts, size_factors, background_depth, rng)
+    return _observe(truth, counts, labels, size_factors, library, settings, rng)
+
+
+@dataclass(frozen=True)
+class _CellTruth:
+    """The drawn gene-regulatory law over causal positions (genes in causal order)."""
+
+    adjacency: np.ndarray
+    weights: np.ndarray
+    log_base: np.ndarray
+    phi: np.ndarray
+    shifts: np.ndarray
+    targets: set[int]
+
+
+def _check_arguments(n_cells: int, n_genes: int, n_states: int) -> list[int]:
+    """Validate the sizes of :func:`simulate_single_cell`; return the cells per state."""
+    if n_genes < 2 or n_states < 1 or n_cells < n_states:
+        raise ValueError("need n_genes >= 2, n_states >= 1 and n_cells >= n_states")
+    share = [n_cells // n_states + (k < n_cells % n_states) for k in range(n_states)]
+    return cluster_sizes(share, n_states)
+
+
+def _draw_state_shifts(
+    n_states: int,
+    n_genes: int,
+    targets_per_state: int,
+    mean_shift: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, set[int]]:
+    """Log-scale shifts ``(n_states, n_genes)`` (none in state 0) and all shifted genes."""
     shifts = np.zeros((n_states, n_genes))
     targets: set[int] = set()
     for k in range(1, n_states):
         chosen = rng.choice(n_genes, size=min(targets_per_state, n_genes), replace=False)
         shifts[k, chosen] = mean_shift * rng.choice([-1.0, 1.0], len(chosen))
         targets.update(int(j) for j in chosen)
-    labels = np.repeat(np.arange(n_states), sizes)
-    size_factors = np.exp(rng.normal(0.0, size_factor_sd, n_cells))
+    return shifts, targets
+
+
+def _draw_size_factors(n_cells: int, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """Log-normal size factors with geometric mean 1."""
+    size_factors = np.exp(rng.normal(0.0, sd, n_cells))
     size_factors /= np.exp(np.log(size_factors).mean())
-    counts = np.zeros((n_cells, n_genes))
-    for k in range(n_states):
-        rows = labels == k
-        counts[rows] = _sample_state(
-            weights[k], log_base + shifts[k], log_base, phi, size_factors[rows], rng
-        )
-    background = rng.poisson(_gamma_rate(size_factors * background_depth, 0.01, rng))
-    library = background + counts.sum(axis=1)
-    shuffle = rng.permutation(n_cells)
-    # genes are stored in a random column order, so the order carries no information
-    perm = rng.permutation(n_genes)
-    inverse = np.argsort(perm)
-    columns = [f"G{j}" for j in range(n_genes)]
-    frame = pd.DataFrame(counts[shuffle][:, inverse].astype(np.int64), columns=columns)
-    relabel = np.ix_(range(n_states), inverse, inverse)
-    return SimulatedData(
-        data=frame,
-        labels=labels[shuffle],
-        adjacency=adj[relabel],
-        weights=weights[relabel],
-        intercepts=shifts[:, inverse],
-        noise_scales=np.tile(np.sqrt(phi), (n_states, 1))[:, inverse],
-        types=("count",) * n_genes,
-        order=perm,
-        shift_targets=tuple(columns[perm[p]] for p in sorted(targets)),
-        settings=settings | {"log_base": log_base[inverse].tolist(), "phi": phi[inverse].tolist()},
-        size_factors=size_factors[shuffle],
-        library_size=library[shuffle].astype(np.int64),
-    )
+    return size_factors
 
 
-def _sample_state(weights, log_mean, log_base, phi, size_factors, rng) -> np.ndarray:
+def _sample_state(
+    weights: np.ndarray,
+    log_mean: np.ndarray,
+    log_base: np.ndarray,
+    phi: np.ndarray,
+    size_factors: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Ancestral sampling of one state's cells over genes in causal order."""
     n, d = len(size_factors), len(log_mean)
     counts = np.zeros((n, d))
     z = np.zeros((n, d))
     for j in range(d):
         eta = np.clip(log_mean[j] + z @ weights[:, j], -8.0, 9.0)
-        counts[:, j] = rng.poisson(_gamma_rate(size_factors * np.exp(eta), phi[j], rng))
+        counts[:, j] = rng.poisson(gamma_rate(size_factors * np.exp(eta), phi[j], rng))
         z[:, j] = np.log1p(counts[:, j] / size_factors) - np.log1p(np.exp(log_base[j]))
     return counts
 
 
-def single_cell_loglik(sim: SimulatedData) -> np.ndarray:
-    """``(n, K)`` log-likelihood of every cell under every state's true parameters."""
-    counts = sim.data.to_numpy(dtype=float)
-    s = np.asarray(sim.size_factors)
-    log_base = np.asarray(sim.settings["log_base"])
-    phi = np.asarray(sim.settings["phi"])
-    z = np.log1p(counts / s[:, None]) - np.log1p(np.exp(log_base))
-    out = []
-    for w, b in zip(sim.weights, sim.intercepts, strict=True):
-        eta = np.clip(log_base + b + z @ w, -8.0, 9.0) + np.log(s)[:, None]
-        out.append(sum(count_logpmf(counts[:, j], eta[:, j], phi[j]) for j in range(len(phi))))
-    return np.stack(out, axis=1)
+def _sample_counts(
+    truth: _CellTruth, labels: np.ndarray, size_factors: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Counts ``(n_cells, n_genes)`` of every state's cells in turn (genes in causal order)."""
+    counts = np.zeros((len(labels), len(truth.log_base)))
+    for k in range(len(truth.shifts)):
+        rows = labels == k
+        counts[rows] = _sample_state(
+            truth.weights[k],
+            truth.log_base + truth.shifts[k],
+            truth.log_base,
+            truth.phi,
+            size_factors[rows],
+            rng,
+        )
+    return counts
+
+
+def _library_size(
+    counts: np.ndarray, size_factors: np.ndarray, depth: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Total counts per cell: the modelled genes plus a state-independent background."""
+    background = rng.poisson(gamma_rate(size_factors * depth, 0.01, rng))
+    return background + counts.sum(axis=1)
+
+
+def _observe(
+    truth: _CellTruth,
+    counts: np.ndarray,
+    labels: np.ndarray,
+    size_factors: np.ndarray,
+    library: np.ndarray,
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+) -> SingleCellData:
+    """Shuffle the cells, then the genes, and assemble the data and the truth."""
+    n_states, n_genes = truth.shifts.shape
+    shuffle = rng.permutation(len(labels))
+    # genes are stored in a random column order, so the order carries no information
+    order = ColumnOrder.draw(n_genes, "G", rng)
+    gene_law = {
+        "log_base": truth.log_base[order.inverse].tolist(),
+        "phi": truth.phi[order.inverse].tolist(),
+    }
+    return SingleCellData(
+        data=pd.DataFrame(
+            order.vectors(counts[shuffle]).astype(np.int64), columns=list(order.columns)
+        ),
+        labels=labels[shuffle],
+        adjacency=order.graphs(truth.adjacency),
+        weights=order.graphs(truth.weights),
+        intercepts=order.vectors(truth.shifts),
+        noise_scales=order.vectors(np.tile(np.sqrt(truth.phi), (n_states, 1))),
+        types=("count",) * n_genes,
+        order=order.perm,
+        shift_targets=order.names(sorted(truth.targets)),
+        settings=settings | gene_law,
+        size_factors=size_factors[shuffle],
+        library_size=library[shuffle].astype(np.int64),
+    )

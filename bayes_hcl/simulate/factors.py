@@ -12,20 +12,21 @@ the row's cluster (``labels``), so the truth also reads as a one-factor mixture 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from bayes_hcl.simulate.sem import (
+from bayes_hcl.simulate.draws import (
     NOISE_KINDS,
-    SimulatedData,
-    _choose_types,
-    _random_dag,
-    _sample_cluster,
-    _signed_uniform,
+    choose_types,
+    random_dag,
+    sample_cluster,
+    signed_uniform,
 )
+from bayes_hcl.simulate.layout import ColumnOrder, data_frame
+from bayes_hcl.simulate.truth import SimulatedData
 
 __all__ = ["FactorData", "simulate_factors"]
 
@@ -57,15 +58,28 @@ class FactorData(SimulatedData):
         }
 
 
-def _targets(d: int, sizes: list[int], given, rng) -> list[np.ndarray]:
-    """Disjoint random target positions per factor (or the given ones)."""
-    if given is not None:
-        return [np.asarray(sorted(t), dtype=int) for t in given]
-    if sum(sizes) > d:
-        raise ValueError(f"{sum(sizes)} targets in all do not fit in {d} variables")
-    chosen = rng.permutation(d)
-    cuts = np.cumsum([0, *sizes])
-    return [np.sort(chosen[a:b]) for a, b in itertools.pairwise(cuts)]
+@dataclass(frozen=True)
+class _FactorEffects:
+    """Per factor, its additive effects in each of its states, over causal positions.
+
+    ``shifts[f]`` is ``(K_f, d)`` intercept shifts in noise-scale units, ``log2_noise[f]``
+    ``(K_f, d)`` log2 noise-scale changes and ``dweights[f]`` ``(K_f, d, d)`` weight changes;
+    all are zero in a factor's first state.
+    """
+
+    targets: list[np.ndarray]
+    shifts: list[np.ndarray]
+    log2_noise: list[np.ndarray]
+    dweights: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class _JointMechanisms:
+    """Weights ``(C, d, d)``, intercepts and noise scales ``(C, d)`` of every joint state."""
+
+    weights: np.ndarray
+    intercepts: np.ndarray
+    scales: np.ndarray
 
 
 def simulate_factors(
@@ -124,71 +138,162 @@ def simulate_factors(
     FactorData
         Data, joint-state labels, per-factor states and targets, and the full truth.
     """
-    m = len(states)
-    if m < 1 or min(states) < 1 or d < 2 or n < 1:
+    settings: dict[str, Any] = {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(locals()).items()
+    }
+    settings["kind"] = "factors"
+    _check_arguments(n, d, states, noise)
+    rng = np.random.default_rng(seed)
+    sizes = [n_targets] * len(states) if isinstance(n_targets, int) else list(n_targets)
+    types = choose_types(d, binary_fraction, count_fraction, rng, 0.0)
+    adjacency = random_dag(d, "er", edges_per_node, rng)
+    base_w = adjacency * signed_uniform(rng, *weight_range, (d, d))
+    base_scale = rng.uniform(0.5, 1.0, d)
+    target_pos = _draw_targets(d, sizes, targets, rng)
+    effects = _draw_effects(
+        adjacency,
+        base_w,
+        states,
+        target_pos,
+        mean_shift,
+        noise_shift,
+        weight_change,
+        weight_range,
+        rng,
+    )
+    factor_labels = np.stack([rng.integers(0, k_f, n) for k_f in states], axis=1)
+    joint = np.ravel_multi_index(tuple(factor_labels.T), states)
+    mechanisms = _joint_mechanisms(states, base_w, base_scale, effects)
+    values = _sample_rows(mechanisms, joint, types, noise, rng)
+    return _observe(
+        adjacency, mechanisms, effects, types, values, (joint, factor_labels), settings, rng
+    )
+
+
+def _check_arguments(n: int, d: int, states: Sequence[int], noise: str) -> None:
+    """Validate the arguments of :func:`simulate_factors`."""
+    if len(states) < 1 or min(states) < 1 or d < 2 or n < 1:
         raise ValueError("need at least one factor, every K_f >= 1, d >= 2 and n >= 1")
     if noise not in NOISE_KINDS:
         raise ValueError(f"noise must be one of {NOISE_KINDS}")
-    settings: dict[str, Any] = {
-        k: (list(v) if isinstance(v, tuple) else v) for k, v in locals().items() if k not in {"m"}
-    }
-    settings["kind"] = "factors"
-    rng = np.random.default_rng(seed)
-    sizes = [n_targets] * m if isinstance(n_targets, int) else list(n_targets)
-    types_pos = _choose_types(d, binary_fraction, count_fraction, rng, 0.0)
-    adj = _random_dag(d, "er", edges_per_node, rng)
-    base_w = adj * _signed_uniform(rng, *weight_range, (d, d))
-    base_scale = rng.uniform(0.5, 1.0, d)
-    target_pos = _targets(d, sizes, targets, rng)
-    # per factor and state: additive intercept, log2 noise and weight changes
-    shifts = [np.zeros((k, d)) for k in states]
-    log2_noise = [np.zeros((k, d)) for k in states]
-    dweights = [np.zeros((k, d, d)) for k in states]
+
+
+def _draw_targets(
+    d: int,
+    sizes: list[int],
+    given: Sequence[Sequence[int]] | None,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """Disjoint random target positions per factor (or the given ones)."""
+    if given is not None:
+        return [np.asarray(sorted(t), dtype=int) for t in given]
+    if sum(sizes) > d:
+        raise ValueError(f"{sum(sizes)} targets in all do not fit in {d} variables")
+    chosen = rng.permutation(d)
+    cuts = np.cumsum([0, *sizes])
+    return [np.sort(chosen[a:b]) for a, b in itertools.pairwise(cuts)]
+
+
+def _draw_effects(
+    adjacency: np.ndarray,
+    base_w: np.ndarray,
+    states: Sequence[int],
+    target_pos: list[np.ndarray],
+    mean_shift: float,
+    noise_shift: float,
+    weight_change: float,
+    weight_range: tuple[float, float],
+    rng: np.random.Generator,
+) -> _FactorEffects:
+    """Every factor's effects on its targets in each of its non-first states."""
+    d = len(base_w)
+    effects = _FactorEffects(
+        target_pos,
+        [np.zeros((k, d)) for k in states],
+        [np.zeros((k, d)) for k in states],
+        [np.zeros((k, d, d)) for k in states],
+    )
     for f, k_f in enumerate(states):
         t = target_pos[f]
         for s in range(1, k_f):
-            shifts[f][s, t] = _signed_uniform(rng, 0.75, 1.25, len(t)) * mean_shift
-            log2_noise[f][s, t] = noise_shift * rng.choice([-1.0, 1.0], len(t))
-            incoming = adj[:, t] * (rng.random((d, len(t))) < weight_change)
-            new = _signed_uniform(rng, *weight_range, (d, len(t)))
-            dweights[f][s][:, t] = incoming * (new - base_w[:, t])
-    factor_labels = np.stack([rng.integers(0, k_f, n) for k_f in states], axis=1)
-    joint = np.ravel_multi_index(tuple(factor_labels.T), states)
-    table = np.indices(states).reshape(m, -1).T
-    n_joint = len(table)
-    weights = np.zeros((n_joint, d, d))
-    intercepts = np.zeros((n_joint, d))
-    scales = np.zeros((n_joint, d))
-    values = np.zeros((n, d))
+            effects.shifts[f][s, t] = signed_uniform(rng, 0.75, 1.25, len(t)) * mean_shift
+            effects.log2_noise[f][s, t] = noise_shift * rng.choice([-1.0, 1.0], len(t))
+            incoming = adjacency[:, t] * (rng.random((d, len(t))) < weight_change)
+            new = signed_uniform(rng, *weight_range, (d, len(t)))
+            effects.dweights[f][s][:, t] = incoming * (new - base_w[:, t])
+    return effects
+
+
+def _joint_mechanisms(
+    states: Sequence[int], base_w: np.ndarray, base_scale: np.ndarray, effects: _FactorEffects
+) -> _JointMechanisms:
+    """Add up the factors' effects in every joint state (in ``np.ravel_multi_index`` order)."""
+    table = np.indices(states).reshape(len(states), -1).T
+    d = len(base_w)
+    weights = np.zeros((len(table), d, d))
+    intercepts = np.zeros((len(table), d))
+    scales = np.zeros((len(table), d))
     for c, config in enumerate(table):
-        weights[c] = base_w + sum(dweights[f][s] for f, s in enumerate(config))
-        intercepts[c] = sum(shifts[f][s] for f, s in enumerate(config)) * base_scale
-        scales[c] = base_scale * 2.0 ** sum(log2_noise[f][s] for f, s in enumerate(config))
+        weights[c] = base_w + sum(effects.dweights[f][s] for f, s in enumerate(config))
+        intercepts[c] = sum(effects.shifts[f][s] for f, s in enumerate(config)) * base_scale
+        scales[c] = base_scale * 2.0 ** sum(effects.log2_noise[f][s] for f, s in enumerate(config))
+    return _JointMechanisms(weights, intercepts, scales)
+
+
+def _sample_rows(
+    mechanisms: _JointMechanisms,
+    joint: np.ndarray,
+    types: list[str],
+    noise: str,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Rows of every joint state in turn, written in place, ``(n, d)`` over positions."""
+    values = np.zeros((len(joint), mechanisms.weights.shape[1]))
+    for c in range(len(mechanisms.weights)):
         rows = np.flatnonzero(joint == c)
         if rows.size:
-            values[rows] = _sample_cluster(
-                weights[c], intercepts[c], scales[c], types_pos, noise, rows.size, rng
+            values[rows] = sample_cluster(
+                mechanisms.weights[c],
+                mechanisms.intercepts[c],
+                mechanisms.scales[c],
+                types,
+                noise,
+                rows.size,
+                rng,
             )
-    perm = rng.permutation(d)
-    inverse = np.argsort(perm)
-    columns = [f"X{j}" for j in range(d)]
-    frame = pd.DataFrame(values[:, inverse], columns=columns)
-    types = tuple(types_pos[p] for p in inverse)
-    for col, kind in zip(columns, types, strict=True):
-        if kind != "continuous":
-            frame[col] = frame[col].astype(np.int64)
-    relabel = np.ix_(range(n_joint), inverse, inverse)
-    adjacency = np.broadcast_to(adj, (n_joint, d, d))[relabel].astype(int)
-    factor_targets = tuple(tuple(sorted(columns[perm[p]] for p in t)) for t in target_pos)
+    return values
+
+
+def _observe(
+    adjacency: np.ndarray,
+    mechanisms: _JointMechanisms,
+    effects: _FactorEffects,
+    types: list[str],
+    values: np.ndarray,
+    labels: tuple[np.ndarray, np.ndarray],
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+) -> FactorData:
+    """Shuffle the columns and assemble the data and the truth (rows stay in draw order).
+
+    ``labels`` are the joint state ``(n,)`` and the factors' states ``(n, m)`` of every row.
+    """
+    joint, factor_labels = labels
+    order = ColumnOrder.draw(len(types), "X", rng)
+    n_joint, d = mechanisms.intercepts.shape
+    adjacency = order.graphs(np.broadcast_to(adjacency, (n_joint, d, d))).astype(int)
+    weights = order.graphs(mechanisms.weights)
+    column_types = order.types(types)
+    factor_targets = tuple(tuple(sorted(order.names(t))) for t in effects.targets)
     return FactorData(
-        data=frame,
+        data=data_frame(order.vectors(values), order.columns, column_types),
         labels=joint,
-        adjacency=adjacency * (weights[relabel] != 0),
-        weights=weights[relabel],
-        intercepts=intercepts[:, inverse],
-        noise_scales=scales[:, inverse],
-        types=types,
-        order=perm,
+        adjacency=adjacency * (weights != 0),
+        weights=weights,
+        intercepts=order.vectors(mechanisms.intercepts),
+        noise_scales=order.vectors(mechanisms.scales),
+        types=column_types,
+        order=order.perm,
         shift_targets=tuple(sorted({c for t in factor_targets for c in t})),
         settings=settings,
         factor_labels=factor_labels,

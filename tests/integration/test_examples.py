@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from bayes_hcl.simulate import sem as simulate
+from bayes_hcl import simulate
 from bayes_hcl.viz.report import SECTIONS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -124,45 +124,23 @@ def warm_start_params(
         Guide parameters keyed like :func:`bayes_hcl.guide.initial_params`, and the order.
     """
     k_max, d = membership.shape[1], data.d
-    mass = np.where(active > 0, membership.sum(0), -1.0)
-    used = np.flatnonzero(mass >= 2.0)
-    if not used.size:
-        # a handful of rows spread over many clusters: search with the fullest one alone
-        used = np.array([int(mass.argmax())])
-    resp = membership[:, used] + 1e-12
-    resp /= resp.sum(1, keepdims=True)
+    used, resp = _searched_clusters(membership, active)
     moments = cluster_moments(data.x, resp, min_count=0.0)
     types = tuple(int(t) for t in data.type_codes())
     discrete = discrete_nodes(data.y, data.x, resp, types, data.log_size_factor)
     search = OrderSearch(moments, discrete=discrete)
     order, _, parents = search_order(data.x, resp, [start_order], seed=seed, search=search)[0]
-    weights, intercepts, log_sigma = _mechanisms(search, order, parents, data)
     pi = np.full(k_max, _EMPTY_MASS)
     pi[used] = moments.counts / moments.n
     pi /= pi.sum()
-    share = pi[used] / pi[used].sum()
     edge = np.zeros((d, d), dtype=bool)
     for j, p in enumerate(parents):
         edge[sorted(p), j] = True
-    mu = np.einsum("k,kij->ij", share, weights)
-    full_w = np.broadcast_to(mu, (k_max, d, d)).copy()
-    full_w[used] = weights
-    b_base = share @ intercepts
-    b_shift = np.zeros((k_max, d))
-    b_shift[used] = intercepts - b_base
-    s_base = share @ log_sigma
-    s_shift = np.zeros((k_max, d))
-    s_shift[used] = log_sigma - s_base
     prior_mean = min(config.edge_density / d, 0.5)
     locs = {
         "phi": order_potentials(order),
         "rho": np.where(edge, _EDGE_LOGIT, np.log(prior_mean / (1 - prior_mean))),
-        "mu": mu,
-        "W": full_w,
-        "b_base": b_base,
-        "b_shift": b_shift,
-        "log_sigma_base": s_base,
-        "log_sigma_shift": s_shift,
+        **_pooled_mechanisms(_mechanisms(search, order, parents, data), pi, used),
         **{name: np.asarray(v) for name, v in initial_noise_locs(config, d).items()},
     }
     if k_max > 1:
@@ -173,8 +151,52 @@ def warm_start_params(
     if data.design is not None:
         locs = _to_model_columns(locs, data.node_of(), current, edge)
         width = len(data.node_of())
+    return _guide_params(locs, config, d, width, phi_scale), order
+
+
+def _searched_clusters(membership: np.ndarray, active: np.ndarray):
+    """Clusters the search sees (in use, with at least two rows' worth of membership) and
+    the rows' memberships renormalised over them."""
+    mass = np.where(active > 0, membership.sum(0), -1.0)
+    used = np.flatnonzero(mass >= 2.0)
+    if not used.size:
+        # a handful of rows spread over many clusters: search with the fullest one alone
+        used = np.array([int(mass.argmax())])
+    resp = membership[:, used] + 1e-12
+    resp /= resp.sum(1, keepdims=True)
+    return used, resp
+
+
+def _pooled_mechanisms(mechanisms, pi: np.ndarray, used: np.ndarray) -> dict[str, np.ndarray]:
+    """The searched clusters' weights, intercepts and log noise scales as a universal value
+    (their share-weighted mean) plus per-cluster shifts; clusters not searched get the
+    universal value."""
+    weights, intercepts, log_sigma = mechanisms
+    k_max, d = len(pi), weights.shape[-1]
+    share = pi[used] / pi[used].sum()
+    mu = np.einsum("k,kij->ij", share, weights)
+    full_w = np.broadcast_to(mu, (k_max, d, d)).copy()
+    full_w[used] = weights
+    b_base = share @ intercepts
+    b_shift = np.zeros((k_max, d))
+    b_shift[used] = intercepts - b_base
+    s_base = share @ log_sigma
+    s_shift = np.zeros((k_max, d))
+    s_shift[used] = log_sigma - s_base
+    return {
+        "mu": mu,
+        "W": full_w,
+        "b_base": b_base,
+        "b_shift": b_shift,
+        "log_sigma_base": s_base,
+        "log_sigma_shift": s_shift,
+    }
+
+
+def _guide_params(locs, config: ModelConfig, d: int, width: int, phi_scale: float) -> dict:
+    """Guide locations (float32) and the fixed starting scales of every latent site."""
     params = {f"{name}_loc": np.asarray(value, np.float32) for name, value in locs.items()}
     for name, (shape, _) in latent_sites(config, d, width).items():
         params[f"{name}_scale"] = np.full(shape, _GUIDE_SCALE, np.float32)
     params["phi_scale"] = np.full(d, phi_scale, np.float32)
-    return params, order
+    return params
