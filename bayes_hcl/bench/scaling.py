@@ -16,8 +16,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
+
+from bayes_hcl.bench.baselines import ges, standardise
 
 __all__ = [
     "MINIBATCH_GRID",
@@ -84,6 +87,7 @@ print(json.dumps({{
 def _fresh_fit(
     n_per_cluster: int, d: int, k: int, seed: int, batch_size: int | None = None
 ) -> dict:
+    """One scaling fit in a fresh Python process with the persistent compilation cache off."""
     env = {**os.environ, "BAYES_HCL_CACHE_DIR": "off", "CI": "true"}
     code = _SCALING_FIT.format(n=n_per_cluster, d=d, k=k, seed=seed, batch=batch_size)
     done = subprocess.run(
@@ -93,6 +97,44 @@ def _fresh_fit(
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"scaling fit n={2 * n_per_cluster} d={d} K={k} failed: {last}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _scaling_line(row: dict[str, Any]) -> str:
+    """Progress of one scaling fit: time, compile, speed, search, memory and recovery."""
+    return (
+        f"n={row['n']:<6} d={row['d']:<4} K={row['max_clusters']:<3} wall {row['wall_s']:.1f}s "
+        f"compile {row['compile_s']:.1f}s {row['steps_per_s']:.0f} steps/s "
+        f"search {row['order_search_s']:.1f}s peak {row['peak_rss_mb']:.0f} MB "
+        f"ARI {row['ari']:.2f} F1 {row['f1']:.2f}"
+    )
+
+
+def _minibatch_line(row: dict[str, Any]) -> str:
+    """Progress of one minibatch fit: batch, times, speed, memory and recovery."""
+    return (
+        f"n={row['n']:<8} d={row['d']:<3} batch={row['batch_size']:<5} wall "
+        f"{row['wall_s']:.1f}s SVI {row['run_s']:.1f}s ({row['steps_per_s']:.0f} "
+        f"steps/s) search {row['order_search_s']:.1f}s draws {row['draws_s']:.1f}s "
+        f"peak {row['peak_rss_mb']:.0f} MB ARI {row['ari']:.2f} F1 {row['f1']:.2f}"
+    )
+
+
+def _fresh_fits(
+    grid: tuple[tuple[int, int, int, int | None], ...],
+    repeats: int,
+    log: Callable[[str], None] | None,
+    line: Callable[[dict[str, Any]], str],
+) -> pd.DataFrame:
+    """A fresh-process fit per ``(rows per cluster, d, K, batch)`` and seed; one row each."""
+    rows = []
+    for n_per_cluster, d, k, batch in grid:
+        for seed in range(max(repeats, 1)):
+            row = {"n": 2 * n_per_cluster, "d": d, "max_clusters": k, "seed": seed}
+            row |= _fresh_fit(n_per_cluster, d, k, seed, batch)
+            rows.append(row)
+            if log:
+                log(line(row))
+    return pd.DataFrame(rows)
 
 
 def run_scaling(
@@ -109,20 +151,8 @@ def run_scaling(
     ``f1`` and ``auprc``. Per-step cost should grow like ``n · K · d²`` (the linear
     predictors of every row, cluster and variable); :func:`cost_model` fits that.
     """
-    rows = []
-    for n_per_cluster, d, k in grid:
-        for seed in range(max(repeats, 1)):
-            row = {"n": 2 * n_per_cluster, "d": d, "max_clusters": k, "seed": seed}
-            row |= _fresh_fit(n_per_cluster, d, k, seed)
-            rows.append(row)
-            if log:
-                log(
-                    f"n={row['n']:<6} d={d:<4} K={k:<3} wall {row['wall_s']:.1f}s "
-                    f"compile {row['compile_s']:.1f}s {row['steps_per_s']:.0f} steps/s "
-                    f"search {row['order_search_s']:.1f}s peak {row['peak_rss_mb']:.0f} MB "
-                    f"ARI {row['ari']:.2f} F1 {row['f1']:.2f}"
-                )
-    return pd.DataFrame(rows)
+    cells = tuple((n, d, k, None) for n, d, k in grid)
+    return _fresh_fits(cells, repeats, log, _scaling_line)
 
 
 def run_minibatch(
@@ -133,20 +163,7 @@ def run_minibatch(
     """Cold fits over ``grid`` in fresh processes (seeds ``0..repeats-1``): the columns of
     :func:`run_scaling` plus ``batch_size`` (0: the full batch) and ``summary_s`` (the
     time of ``result.summary()`` after the fit)."""
-    rows = []
-    for n_per_cluster, d, k, batch in grid:
-        for seed in range(max(repeats, 1)):
-            row = {"n": 2 * n_per_cluster, "d": d, "max_clusters": k, "seed": seed}
-            row |= _fresh_fit(n_per_cluster, d, k, seed, batch)
-            rows.append(row)
-            if log:
-                log(
-                    f"n={row['n']:<8} d={d:<3} batch={row['batch_size']:<5} wall "
-                    f"{row['wall_s']:.1f}s SVI {row['run_s']:.1f}s ({row['steps_per_s']:.0f} "
-                    f"steps/s) search {row['order_search_s']:.1f}s draws {row['draws_s']:.1f}s "
-                    f"peak {row['peak_rss_mb']:.0f} MB ARI {row['ari']:.2f} F1 {row['f1']:.2f}"
-                )
-    return pd.DataFrame(rows)
+    return _fresh_fits(grid, repeats, log, _minibatch_line)
 
 
 def cost_model(table: pd.DataFrame) -> pd.DataFrame:
@@ -172,11 +189,10 @@ def run_ges_ratio(
     ``repeats`` fits use new seeds on the same shape. GES runs ``repeats`` times.
     """
     from bayes_hcl.api import fit
-    from bayes_hcl.bench.suites import _ges, _standardise
-    from bayes_hcl.simulate.sem import simulate
+    from bayes_hcl.simulate import simulate
 
     sim = simulate(n_per_cluster, d=d, n_clusters=2, seed=seed)
-    x = _standardise(sim)
+    x = standardise(sim)
     rows = []
     for r in range(repeats + 1):
         start = time.perf_counter()
@@ -185,7 +201,7 @@ def run_ges_ratio(
         rows.append({"method": kind, "run": r, "wall_s": time.perf_counter() - start})
     for r in range(repeats):
         start = time.perf_counter()
-        _ges(x)
+        ges(x)
         rows.append({"method": "ges_pooled", "run": r, "wall_s": time.perf_counter() - start})
     return pd.DataFrame(rows)
 
@@ -223,7 +239,7 @@ def run_speed(n_per_cluster: int = 1000, d: int = 10, repeats: int = 3) -> pd.Da
     (steps of one restart per second, and restart-steps per second); report medians.
     """
     from bayes_hcl.api import fit
-    from bayes_hcl.simulate.sem import simulate
+    from bayes_hcl.simulate import simulate
 
     rows = [{"fit": "cold", "seed": s, **_cold_fit(n_per_cluster, d, s)} for s in range(repeats)]
     sim = simulate(n_per_cluster, d=d, n_clusters=2, seed=0)
