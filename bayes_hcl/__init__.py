@@ -9,15 +9,45 @@ The package is layered (``docs/architecture.md``): :mod:`.data` -> :mod:`.config
 :mod:`.api` as the front door. The names below are the public surface.
 """
 
+import importlib
+from typing import Any
+
 from bayes_hcl import _moved
-from bayes_hcl.api import fit, load_result, versions
 from bayes_hcl.config import Config, available_presets, load_config
 from bayes_hcl.data import describe_types, prepare
 from bayes_hcl.errors import ConfigError, ConvergenceWarning, DataError
-from bayes_hcl.inference import initialize_distributed
-from bayes_hcl.results import HCLResult
-from bayes_hcl.results.identifiability import IdentifiabilityReport
 from bayes_hcl.simulate import simulate, simulate_factors
+
+# Names whose modules import JAX: loaded on first use, so that ``import bayes_hcl`` (and
+# ``bayes-hcl --help``) stays light and JAX's backend starts only when a fit needs it.
+_LAZY_NAMES = {
+    "fit": "bayes_hcl.api",
+    "load_result": "bayes_hcl.api",
+    "versions": "bayes_hcl.api",
+    "HCLResult": "bayes_hcl.results",
+    "IdentifiabilityReport": "bayes_hcl.results.identifiability",
+    "initialize_distributed": "bayes_hcl.inference.devices",
+}
+_SUBMODULES = frozenset(
+    {"api", "bench", "cli", "config", "data", "errors", "inference", "metrics", "model"}
+    | {"results", "simulate", "vartypes", "viz"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"bayes_hcl.{name}")
+    else:
+        raise AttributeError(f"module 'bayes_hcl' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES) | _SUBMODULES)
+
 
 __all__ = [
     "Config",

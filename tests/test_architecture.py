@@ -114,3 +114,54 @@ def test_import_linter_contracts_are_kept():
         ["lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_old_import_paths_still_work_and_warn():
+    # a fresh interpreter: each old path is imported for the first time there
+    code = """
+import importlib, json, warnings
+from bayes_hcl._moved import MOVED_MODULES
+out = {}
+for old, new in MOVED_MODULES.items():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module(old)
+    out[old] = {
+        "same": module is importlib.import_module(new),
+        "spec": module.__spec__.name,
+        "warned": [str(w.message) for w in caught if w.category is DeprecationWarning],
+    }
+print(json.dumps(out))
+"""
+    import json
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(proc.stdout)
+    from bayes_hcl._moved import MOVED_MODULES
+
+    assert set(seen) == set(MOVED_MODULES)
+    for old, new in MOVED_MODULES.items():
+        assert seen[old]["same"], old
+        assert seen[old]["spec"] == new, old  # the real module keeps its own spec
+        assert seen[old]["warned"] == [
+            f"{old} moved to {new}; the old import path is removed in the next release"
+        ], old
+
+
+def test_old_public_names_of_former_modules_are_kept_on_their_subpackages():
+    import bayes_hcl as bh
+    from bayes_hcl.bench import run_bench
+    from bayes_hcl.cli import build_parser, main
+    from bayes_hcl.data import PreparedData, prepare
+    from bayes_hcl.inference import fit_svi
+    from bayes_hcl.model import hcl_model, ordered_model
+    from bayes_hcl.results import HCLResult, build_inference_data, load_result
+    from bayes_hcl.simulate import NOISE_KINDS, SimulatedData, simulate
+
+    assert callable(main) and callable(build_parser) and callable(run_bench)
+    assert bh.simulate is simulate and bh.HCLResult is HCLResult and bh.load_result is load_result
+    assert all(callable(f) for f in (prepare, fit_svi, hcl_model, ordered_model))
+    assert build_inference_data and PreparedData and SimulatedData and NOISE_KINDS

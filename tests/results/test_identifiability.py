@@ -187,15 +187,33 @@ def test_identified_scores_count_directions_against_the_truth():
 def test_heterogeneity_verdict_rules():
     from bayes_hcl.results.identifiability.rules import _heterogeneity
 
+    from bayes_hcl.results.identifiability import IdentifiabilityInputs
+
     def ctx(k, intercept, noise, gaussian=True):
         shifts = pd.DataFrame({"p_intercept_shift": intercept, "p_noise_shift": noise})
-        return {
-            "resp": np.ones((10, k)) / k,
-            "columns": ["a", "b"],
-            "non_gaussian_likelihood": not gaussian,
-            "shifts": shifts,
-            "edge_change": np.zeros((2, 2)),
-        }
+        empty = np.zeros((2, 2))
+        return IdentifiabilityInputs(
+            columns=["a", "b"],
+            types=["continuous", "continuous"],
+            type_codes=np.zeros(2, int),
+            x=np.zeros((10, 2)),
+            y=np.zeros((10, 2)),
+            labels=np.zeros(10, int),
+            resp=np.ones((10, k)) / k,
+            pooled=empty,
+            phi=np.zeros(2),
+            cluster_inclusion=np.zeros((k, 2, 2)),
+            edge_change=empty,
+            node_change=np.zeros(2),
+            n_clusters={k: 1.0},
+            universality=pd.DataFrame(),
+            shifts=shifts,
+            runs={},
+            evidence=None,
+            likelihood="gaussian" if gaussian else "laplace",
+            non_gaussian_likelihood=not gaussian,
+            method="svi",
+        )
 
     clean = {"non_gaussian": np.array([False, False]), "non_gaussian_names": []}
     odd = {"non_gaussian": np.array([False, True]), "non_gaussian_names": ["b"]}

@@ -133,19 +133,7 @@ def _edge_entries(
     changed = (np.asarray(ctx.node_change) >= 0.5) & hetero
     modelled = bool(ctx.non_gaussian_likelihood)
     reasons = orientation_reasons(dag, changed, residuals["non_gaussian"] if modelled else None)
-    # the likelihood's noise law applies to every continuous node in every order compared,
-    # not only to those whose residual looks non-Gaussian in the fitted one
-    continuous = np.asarray(ctx.type_codes) == CONTINUOUS
-    graph = nx.from_numpy_array(dag.astype(int), create_using=nx.DiGraph)
-    # causes first; ties broken by the posterior mean node potentials
-    order = list(nx.lexicographical_topological_sort(graph, key=lambda v: ctx.phi[v]))
-    evidence = OrderEvidence(
-        _search(ctx),
-        order,
-        ctx.x,
-        ctx.labels,
-        continuous if modelled else None,
-    )
+    graph, evidence = _order_evidence(ctx, dag, modelled)
     entries = []
     for i, j in combinations(range(len(columns)), 2):
         if pooled[i, j] < pooled[j, i]:
@@ -160,12 +148,7 @@ def _edge_entries(
         eligible = is_decided and found and not misspecified and adjacent >= threshold
         movable = _related(graph, i) | _related(graph, j) if eligible else set()
         delta = evidence.delta(i, j, movable)
-        if p_f + p_r < 0.5:
-            status = UNSUPPORTED
-        elif eligible and delta >= threshold:
-            status = IDENTIFIED
-        else:
-            status = AMBIGUOUS
+        status = _status(p_f + p_r, eligible and delta >= threshold)
         entries.append(
             {
                 "cause": columns[i],
@@ -183,6 +166,28 @@ def _edge_entries(
             }
         )
     return entries
+
+
+def _order_evidence(ctx: IdentifiabilityInputs, dag: np.ndarray, modelled: bool):
+    """The point DAG as a graph, and the local evidence of its orientations (the noise law
+    counts for every continuous node when the likelihood models it)."""
+    # the likelihood's noise law applies to every continuous node in every order compared,
+    # not only to those whose residual looks non-Gaussian in the fitted one
+    continuous = np.asarray(ctx.type_codes) == CONTINUOUS
+    graph = nx.from_numpy_array(dag.astype(int), create_using=nx.DiGraph)
+    # causes first; ties broken by the posterior mean node potentials
+    order = list(nx.lexicographical_topological_sort(graph, key=lambda v: ctx.phi[v]))
+    evidence = OrderEvidence(
+        _search(ctx), order, ctx.x, ctx.labels, continuous if modelled else None
+    )
+    return graph, evidence
+
+
+def _status(p_adjacent: float, identified: bool) -> str:
+    """An edge's status from its adjacency probability and whether its orientation holds."""
+    if p_adjacent < 0.5:
+        return UNSUPPORTED
+    return IDENTIFIED if identified else AMBIGUOUS
 
 
 def _related(graph: nx.DiGraph, v: int) -> set[int]:
