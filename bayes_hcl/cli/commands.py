@@ -87,7 +87,7 @@ def _cmd_fit(args) -> int:
 def _write_fit(result, out: Path, command: list[str], wall_s: float) -> None:
     """Write a fit's outputs into a temporary folder beside ``out``, then put it in place."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    result._record("command", " ".join(command))
+    result.record_metadata("command", " ".join(command))
     extra = {"command": command, "wall_s": wall_s}
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         folder = Path(tmp) / out.name

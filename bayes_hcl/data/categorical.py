@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_hcl.data.columns import _fmt_row, _fmt_value, _plural, column_values, missing_error
+from bayes_hcl.data.columns import column_values, format_row, format_value, missing_error, plural
 from bayes_hcl.errors import DataError
 
 __all__ = [
@@ -87,8 +87,8 @@ def check_numeric_text(name: str, s: pd.Series) -> None:
     first = int(np.argmin(numeric))
     label, value = observed.index[first], observed.iloc[first]
     raise DataError(
-        f"column {name!r} holds numbers and text ({_fmt_value(value)} in row "
-        f"{_fmt_row(label)}); correct the "
+        f"column {name!r} holds numbers and text ({format_value(value)} in row "
+        f"{format_row(label)}); correct the "
         f"cell, or declare the column categorical (types={{{name!r}: 'categorical'}}, "
         f"--types {name}=categorical)"
     )
@@ -138,20 +138,20 @@ def check_levels(name: str, kind: str, codes: np.ndarray, levels: tuple[str, ...
     used = np.unique(codes[~np.isnan(codes)]).astype(int)
     if used.size < 2:
         raise DataError(
-            f"column {name!r} is {kind} with a single level {_fmt_value(levels[used[0]])}; "
+            f"column {name!r} is {kind} with a single level {format_value(levels[used[0]])}; "
             "it carries no information, drop it"
         )
     if used.size < len(levels):
         empty = [levels[i] for i in range(len(levels)) if i not in set(used)]
         raise DataError(
-            f"column {name!r} has a level with no observed row ({_fmt_value(empty[0])}); "
+            f"column {name!r} has a level with no observed row ({format_value(empty[0])}); "
             "remove unused categories (pandas: .cat.remove_unused_categories())"
         )
     n_seen = int((~np.isnan(codes)).sum())
     limit = min(MAX_LEVELS, n_seen // MIN_ROWS_PER_LEVEL)
     if kind == "categorical" and len(levels) > limit:
         raise DataError(
-            f"column {name!r} has {len(levels)} levels for {_plural(n_seen, 'observed row')}; "
+            f"column {name!r} has {len(levels)} levels for {plural(n_seen, 'observed row')}; "
             f"a categorical variable may have at most {limit} here ({MIN_ROWS_PER_LEVEL} rows "
             f"per level, never more than {MAX_LEVELS}): merge rare levels, or declare it "
             "ordinal or numeric"
@@ -194,7 +194,7 @@ def declared_text_error(name: str, s: pd.Series, kind: str) -> DataError:
     present = s.notna().to_numpy()
     first = int(np.argmax(present))
     return DataError(
-        f"column {name!r} holds text ({_fmt_value(s.iloc[first])} in row "
-        f"{_fmt_row(s.index[first])}) but is declared {kind}; declare it categorical or "
+        f"column {name!r} holds text ({format_value(s.iloc[first])} in row "
+        f"{format_row(s.index[first])}) but is declared {kind}; declare it categorical or "
         "ordinal, or convert it to numbers"
     )

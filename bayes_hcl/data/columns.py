@@ -30,10 +30,17 @@ from bayes_hcl.vartypes import COUNT_FAMILIES, DECLARABLE_TYPES
 
 __all__ = [
     "MISSING_POLICIES",
+    "check_declared",
+    "check_types_arg",
     "column_values",
+    "float_values",
+    "format_row",
+    "format_value",
     "missing_error",
     "parse_types",
+    "plural",
     "read_table",
+    "to_frame",
 ]
 
 _MAX_REPR = 40  # longest repr of a value or label shown in a message
@@ -48,7 +55,7 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
 
 
-def _fmt_value(value: Any) -> str:
+def format_value(value: Any) -> str:
     """Format a cell value for a message (integral floats without a trailing ``.0``)."""
     if isinstance(value, (float, np.floating)) and np.isfinite(value):
         if float(value).is_integer() and abs(value) < 1e16:
@@ -59,7 +66,7 @@ def _fmt_value(value: Any) -> str:
     return _short(repr(value))
 
 
-def _fmt_row(label: Hashable) -> str:
+def format_row(label: Hashable) -> str:
     """Format a row label for a message."""
     if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
         return str(int(label))
@@ -72,7 +79,7 @@ def _fmt_names(names: Sequence[str]) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > _MAX_NAMES else "")
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     """``'1 row'``, ``'3 rows'``."""
     return f"{count} {word}" + ("" if count == 1 else "s")
 
@@ -151,7 +158,7 @@ def _duplicates(names: Sequence[str]) -> list[str]:
     return dupes
 
 
-def _to_frame(data: pd.DataFrame | np.ndarray | str | os.PathLike) -> pd.DataFrame:
+def to_frame(data: pd.DataFrame | np.ndarray | str | os.PathLike) -> pd.DataFrame:
     """Turn the accepted inputs into a frame with unique string column names."""
     if isinstance(data, (str, os.PathLike)):
         df = read_table(data)
@@ -199,7 +206,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (numbers.Real, np.bool_))
 
 
-def _float_values(name: str, s: pd.Series) -> np.ndarray:
+def float_values(name: str, s: pd.Series) -> np.ndarray:
     """Convert a column to float64 with NaN for missing cells; raise if non-numeric.
 
     Object columns are accepted only when every non-missing cell is a real number; text
@@ -214,7 +221,7 @@ def _float_values(name: str, s: pd.Series) -> np.ndarray:
             detail = "" if pd.api.types.is_string_dtype(s.dtype) else f"dtype {s.dtype}; "
             raise DataError(
                 f"column {name!r} is not numeric "
-                f"({detail}value {_fmt_value(value)} in row {_fmt_row(label)})"
+                f"({detail}value {format_value(value)} in row {format_row(label)})"
             )
     if not is_object:
         raise DataError(f"column {name!r} is not numeric (dtype {s.dtype})")
@@ -228,8 +235,8 @@ MISSING_POLICIES: tuple[str, ...] = ("error", "mask")
 def missing_error(name: str, count: int, first: Hashable) -> DataError:
     """The error for missing cells when they are not to be masked."""
     return DataError(
-        f"column {name!r} has {_plural(count, 'missing value')} "
-        f"(first in row {_fmt_row(first)}); drop those rows, or pass missing='mask' "
+        f"column {name!r} has {plural(count, 'missing value')} "
+        f"(first in row {format_row(first)}); drop those rows, or pass missing='mask' "
         "(--missing mask) to treat them as missing at random"
     )
 
@@ -240,7 +247,7 @@ def column_values(name: str, s: pd.Series, missing: str = "error") -> np.ndarray
     Raises on non-numeric or infinite cells, on a column with no observed value, and on any
     missing cell unless ``missing="mask"``.
     """
-    values = _float_values(name, s)
+    values = float_values(name, s)
     absent = np.isnan(values)
     if absent.all():
         raise DataError(f"column {name!r} has no observed value (every cell is missing); drop it")
@@ -250,8 +257,8 @@ def column_values(name: str, s: pd.Series, missing: str = "error") -> np.ndarray
     if infinite.any():
         pos = int(np.argmax(infinite))
         raise DataError(
-            f"column {name!r} has {_plural(int(infinite.sum()), 'infinite value')} "
-            f"(first: {_fmt_value(values[pos])} in row {_fmt_row(s.index[pos])})"
+            f"column {name!r} has {plural(int(infinite.sum()), 'infinite value')} "
+            f"(first: {format_value(values[pos])} in row {format_row(s.index[pos])})"
         )
     return values
 
@@ -318,7 +325,7 @@ def parse_types(spec: str) -> dict[str, str]:
     return result
 
 
-def _check_types_arg(types: Mapping[str, str] | None, columns: Sequence[str]) -> dict[str, str]:
+def check_types_arg(types: Mapping[str, str] | None, columns: Sequence[str]) -> dict[str, str]:
     """Validate the ``types`` argument against the columns; keys are converted to str."""
     if types is None:
         return {}
@@ -354,7 +361,7 @@ def _warn_large_counts(name: str, values: np.ndarray) -> None:
         )
 
 
-def _check_declared(name: str, kind: str, values: np.ndarray, index: pd.Index) -> None:
+def check_declared(name: str, kind: str, values: np.ndarray, index: pd.Index) -> None:
     """Raise if the (observed) values do not fit a declared binary or count type."""
     observed = ~np.isnan(values)
     if kind == "binary":
@@ -373,5 +380,6 @@ def _check_declared(name: str, kind: str, values: np.ndarray, index: pd.Index) -
     if bad.any():
         pos = int(np.argmax(bad))
         raise DataError(
-            f"column {name!r} {problem} ({_fmt_value(values[pos])} in row {_fmt_row(index[pos])})"
+            f"column {name!r} {problem} "
+            f"({format_value(values[pos])} in row {format_row(index[pos])})"
         )

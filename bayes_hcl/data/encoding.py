@@ -17,11 +17,19 @@ from bayes_hcl.data.categorical import (
     proxy_score,
     text_kind,
 )
-from bayes_hcl.data.columns import _fmt_row, _fmt_value, _plural, column_values, split_declared
-from bayes_hcl.data.type_inference import _infer_one
+from bayes_hcl.data.columns import column_values, format_row, format_value, plural, split_declared
+from bayes_hcl.data.type_inference import infer_one_type
 from bayes_hcl.errors import DataError
 
-__all__ = ["PROB_CLIP"]
+__all__ = [
+    "PROB_CLIP",
+    "check_shape",
+    "conditional_mean_fill",
+    "encode_column",
+    "model_covariates",
+    "read_column",
+    "row_size_factors",
+]
 
 PROB_CLIP = 1e-3  # binary mean is clipped to [PROB_CLIP, 1 - PROB_CLIP] for the offset
 _COUNT_FLOOR = 1e-3  # count mean is clipped below at this value for the offset
@@ -33,7 +41,7 @@ def _check_not_constant(name: str, values: np.ndarray) -> None:
     seen = values[~np.isnan(values)]
     if seen.min() == seen.max():
         raise DataError(
-            f"column {name!r} is constant (every value is {_fmt_value(seen[0])}); drop it"
+            f"column {name!r} is constant (every value is {format_value(seen[0])}); drop it"
         )
 
 
@@ -66,7 +74,7 @@ def _encode(
         z, center, scale = _zscore(name, values, "values")
         return z, z, (center, scale, 0.0)
     if kind == "categorical":
-        # level codes; the model's covariates are the indicator block (see _design)
+        # level codes; the model's covariates are the indicator block (see model_covariates)
         return values, values, (0.0, 1.0, 0.0)
     if kind == "binary":
         mean = float(values.mean())
@@ -81,7 +89,7 @@ def _encode(
     return values, x, (center, scale, float(np.log(max(mean, _COUNT_FLOOR))))
 
 
-def _encode_column(name: str, kind: str, values: np.ndarray, size: np.ndarray):
+def encode_column(name: str, kind: str, values: np.ndarray, size: np.ndarray):
     """Encode a column with missing cells (NaN): statistics from the observed cells only."""
     seen = ~np.isnan(values)
     y_seen, x_seen, stats = _encode(name, kind, values[seen], size[seen])
@@ -92,7 +100,7 @@ def _encode_column(name: str, kind: str, values: np.ndarray, size: np.ndarray):
     return y, x, stats
 
 
-def _conditional_mean_fill(x: np.ndarray, observed: np.ndarray, iterations: int = 20):
+def conditional_mean_fill(x: np.ndarray, observed: np.ndarray, iterations: int = 20):
     """Fill the missing cells of ``x`` with their conditional means given the row's observed
     cells, under a multivariate normal fitted to the incomplete table by EM.
 
@@ -126,11 +134,11 @@ def _conditional_mean_fill(x: np.ndarray, observed: np.ndarray, iterations: int 
     return filled
 
 
-def _check_shape(df: pd.DataFrame, min_rows: int) -> None:
+def check_shape(df: pd.DataFrame, min_rows: int) -> None:
     """Raise on an empty table, a single column or too few rows."""
     n, d = df.shape
     if n == 0 or d == 0:
-        raise DataError(f"data is empty ({_plural(n, 'row')}, {_plural(d, 'column')})")
+        raise DataError(f"data is empty ({plural(n, 'row')}, {plural(d, 'column')})")
     if d < 2:
         name = str(df.columns[0])
         found = [sep for sep in (";", "\t", "|") if sep in name]
@@ -142,10 +150,10 @@ def _check_shape(df: pd.DataFrame, min_rows: int) -> None:
         )
         raise DataError(f"data has a single column {name!r}; at least 2 variables are needed{hint}")
     if n < min_rows:
-        raise DataError(f"data has {_plural(n, 'row')} but at least {min_rows} are needed")
+        raise DataError(f"data has {plural(n, 'row')} but at least {min_rows} are needed")
 
 
-def _size_factors(
+def row_size_factors(
     df: pd.DataFrame, values: dict[str, np.ndarray], kinds: dict[str, str], source: str | None
 ) -> np.ndarray:
     """Size factor of every row (geometric mean 1): ``source`` is a column, ``"total"``, or
@@ -160,8 +168,8 @@ def _size_factors(
         empty = raw <= 0
         if empty.any():
             raise DataError(
-                f"row {_fmt_row(df.index[int(np.argmax(empty))])} has no counts in any count "
-                f"column ({_plural(int(empty.sum()), 'row')} in all), so its size factor "
+                f"row {format_row(df.index[int(np.argmax(empty))])} has no counts in any count "
+                f"column ({plural(int(empty.sum()), 'row')} in all), so its size factor "
                 "(total count) is zero; drop such rows or give a size-factor column"
             )
     else:
@@ -182,14 +190,14 @@ def _size_factor_column(df: pd.DataFrame, name: str) -> np.ndarray:
     if bad.any():
         pos = int(np.argmax(bad))
         raise DataError(
-            f"size-factor column {name!r} has {_plural(int(bad.sum()), 'value')} <= 0 "
-            f"(first: {_fmt_value(values[pos])} in row {_fmt_row(df.index[pos])}); size "
+            f"size-factor column {name!r} has {plural(int(bad.sum()), 'value')} <= 0 "
+            f"(first: {format_value(values[pos])} in row {format_row(df.index[pos])}); size "
             "factors must be positive"
         )
     return values
 
 
-def _column(name: str, s: pd.Series, declared: dict, missing: str):
+def read_column(name: str, s: pd.Series, declared: dict, missing: str):
     """Values (level codes for a categorical or ordinal column), levels, (type, likelihood)."""
     text, kind = text_kind(s), declared.get(name)
     if text is not None and kind is not None and kind not in LEVEL_KINDS:
@@ -210,11 +218,11 @@ def _column(name: str, s: pd.Series, declared: dict, missing: str):
         return codes, levels, (kind, "")
     values = column_values(name, s, missing)
     _check_not_constant(name, values)
-    kind = kind or _infer_one(values, pd.api.types.is_bool_dtype(s))[0]
+    kind = kind or infer_one_type(values, pd.api.types.is_bool_dtype(s))[0]
     return values, (), split_declared(kind)
 
 
-def _design(x: np.ndarray, observed: np.ndarray, kinds: list[str], levels: list[tuple]):
+def model_covariates(x: np.ndarray, observed: np.ndarray, kinds: list[str], levels: list[tuple]):
     """Model-column covariates (categorical variables as centred indicator blocks, missing
     cells at conditional means) and each variable's one covariate (a categorical variable's
     proxy score)."""
@@ -226,7 +234,7 @@ def _design(x: np.ndarray, observed: np.ndarray, kinds: list[str], levels: list[
     ]
     widths = [b.shape[1] for b in blocks]
     raw = np.concatenate(blocks, axis=1)
-    design = _conditional_mean_fill(np.nan_to_num(raw), ~np.isnan(raw))
+    design = conditional_mean_fill(np.nan_to_num(raw), ~np.isnan(raw))
     node_of = np.repeat(np.arange(len(kinds)), widths)
     per_variable = x.copy()
     for j, kind in enumerate(kinds):

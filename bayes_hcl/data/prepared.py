@@ -39,18 +39,18 @@ import pandas as pd
 from bayes_hcl.data.categorical import one_hot_block
 from bayes_hcl.data.columns import (
     MISSING_POLICIES,
-    _check_declared,
-    _check_types_arg,
-    _to_frame,
+    check_declared,
+    check_types_arg,
+    to_frame,
 )
 from bayes_hcl.data.encoding import (
     PROB_CLIP,
-    _check_shape,
-    _column,
-    _conditional_mean_fill,
-    _design,
-    _encode_column,
-    _size_factors,
+    check_shape,
+    conditional_mean_fill,
+    encode_column,
+    model_covariates,
+    read_column,
+    row_size_factors,
 )
 from bayes_hcl.errors import DataError
 from bayes_hcl.vartypes import COUNT_LIKELIHOODS_CODES, TYPE_CODES, VARIABLE_TYPES
@@ -395,27 +395,29 @@ def prepare(
         raise DataError(f"min_rows must be an integer >= 2, got {min_rows!r}")
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
-    frame = _to_frame(data)
+    frame = to_frame(data)
     is_column = size_factors not in (None, "none", "total")
     df = frame.drop(columns=[size_factors]) if size_factors in frame.columns else frame
-    _check_shape(df, int(min_rows))
+    check_shape(df, int(min_rows))
     columns = list(df.columns)
-    declared = _check_types_arg(types, columns)
+    declared = check_types_arg(types, columns)
     values, levels, chosen = {}, {}, {}
     for name in columns:
-        values[name], levels[name], chosen[name] = _column(name, df[name], declared, missing)
+        values[name], levels[name], chosen[name] = read_column(name, df[name], declared, missing)
     kinds = {name: kind for name, (kind, _) in chosen.items()}
     for name in columns:
-        _check_declared(name, kinds[name], values[name], df.index)
-    size = _size_factors(frame if is_column else df, values, kinds, size_factors)
-    encoded = [_encode_column(name, kinds[name], values[name], size) for name in columns]
+        check_declared(name, kinds[name], values[name], df.index)
+    size = row_size_factors(frame if is_column else df, values, kinds, size_factors)
+    encoded = [encode_column(name, kinds[name], values[name], size) for name in columns]
     stats = np.array([e[2] for e in encoded], dtype=np.float64).reshape(len(columns), 3)
     observed = np.stack([~np.isnan(values[name]) for name in columns], axis=1)
     x = np.stack([e[1] for e in encoded], axis=1)
     if "categorical" in kinds.values():
-        design, x = _design(x, observed, [kinds[c] for c in columns], [levels[c] for c in columns])
+        design, x = model_covariates(
+            x, observed, [kinds[c] for c in columns], [levels[c] for c in columns]
+        )
     else:
-        design, x = None, _conditional_mean_fill(x, observed)
+        design, x = None, conditional_mean_fill(x, observed)
     return PreparedData(
         columns=tuple(columns),
         types=tuple(kinds[name] for name in columns),

@@ -22,17 +22,21 @@ import pandas as pd
 
 from bayes_hcl.data.categorical import check_numeric_text, text_kind
 from bayes_hcl.data.columns import (
-    _check_types_arg,
-    _float_values,
-    _fmt_value,
-    _to_frame,
+    check_types_arg,
+    float_values,
+    format_value,
     split_declared,
+    to_frame,
 )
 
-__all__ = ["describe_types", "infer_types"]
+__all__ = [
+    "describe_types",
+    "infer_one_type",
+    "infer_types",
+]
 
 
-def _infer_one(values: np.ndarray, is_bool: bool) -> tuple[str, str]:
+def infer_one_type(values: np.ndarray, is_bool: bool) -> tuple[str, str]:
     """Infer ``(type, reason)`` from a column's values; NaN cells are ignored."""
     if is_bool:
         return "binary", "boolean dtype"
@@ -43,7 +47,7 @@ def _infer_one(values: np.ndarray, is_bool: bool) -> tuple[str, str]:
         return "continuous", "real-valued (has infinite values)"
     distinct = np.unique(observed)
     if distinct.size == 1:
-        return "continuous", f"constant (every value is {_fmt_value(distinct[0])})"
+        return "continuous", f"constant (every value is {format_value(distinct[0])})"
     if distinct.size == 2 and distinct[0] == 0 and distinct[1] == 1:
         return "binary", "values in {0, 1}"
     if not (distinct == np.round(distinct)).all():
@@ -68,7 +72,7 @@ def infer_column(s: pd.Series, name: str) -> tuple[str, str]:
         check_numeric_text(name, s)
         is_category = isinstance(s.dtype, pd.CategoricalDtype)
         return kind, _LEVEL_REASONS[kind] if is_category else "text values"
-    return _infer_one(_float_values(name, s), pd.api.types.is_bool_dtype(s))
+    return infer_one_type(float_values(name, s), pd.api.types.is_bool_dtype(s))
 
 
 def _infer_frame(df: pd.DataFrame) -> dict[str, tuple[str, str]]:
@@ -104,7 +108,7 @@ def infer_types(df: pd.DataFrame) -> dict[str, str]:
     DataError
         On duplicate column names or a column mixing numbers and text.
     """
-    return {name: kind for name, (kind, _) in _infer_frame(_to_frame(df)).items()}
+    return {name: kind for name, (kind, _) in _infer_frame(to_frame(df)).items()}
 
 
 _LIKELIHOODS = {
@@ -149,8 +153,8 @@ def describe_types(
         On duplicate column names, a column mixing numbers and text, or ``types`` naming an
         unknown column or type.
     """
-    frame = _to_frame(df)
-    declared = _check_types_arg(types, list(frame.columns))
+    frame = to_frame(df)
+    declared = check_types_arg(types, list(frame.columns))
     rows = []
     for name, (kind, reason) in _infer_frame(frame).items():
         if name in declared:

@@ -455,8 +455,9 @@ class HCLResult:
         """
         return self.idata
 
-    def _record(self, key: str, value: Any) -> None:
-        """Add a metadata entry (kept by :meth:`save`), e.g. the command line of a CLI fit."""
+    def record_metadata(self, key: str, value: Any) -> None:
+        """Add an entry to the recorded metadata (``meta``; kept by :meth:`save`), e.g. the
+        command line of a CLI fit. ``value`` must be a string or JSON-serialisable."""
         self.meta[key] = value
         self.idata.posterior.attrs[key] = value if isinstance(value, str) else json.dumps(value)
 

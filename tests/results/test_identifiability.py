@@ -185,9 +185,8 @@ def test_identified_scores_count_directions_against_the_truth():
 
 
 def test_heterogeneity_verdict_rules():
-    from bayes_hcl.results.identifiability.rules import _heterogeneity
-
     from bayes_hcl.results.identifiability import IdentifiabilityInputs
+    from bayes_hcl.results.identifiability.rules import _heterogeneity
 
     def ctx(k, intercept, noise, gaussian=True):
         shifts = pd.DataFrame({"p_intercept_shift": intercept, "p_noise_shift": noise})
