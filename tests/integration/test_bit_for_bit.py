@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 import bayes_hcl as bh
-from tests.reference.make_reference import continuous_fit, mixed_fit, readout
+from tests.conftest import SMALL_FIT
+from tests.reference.make_reference import SMALL_FIT as REFERENCE_SMALL_FIT
+from tests.reference.make_reference import mixed_fit, readout
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 SHAPING_LIBRARIES = ("jax", "jaxlib", "numpyro", "numpy")
@@ -36,10 +38,21 @@ def reference() -> dict[str, np.ndarray]:
         return dict(stored)
 
 
-@pytest.mark.parametrize("name, make", [("continuous", continuous_fit), ("mixed", mixed_fit)])
-def test_fit_is_bit_for_bit_the_reference(reference, name, make):
-    result = make()
+def _assert_same(result, reference, name: str) -> None:
     for key, value in readout(result).items():
         expected = reference[f"{name}/{key}"]
         assert value.shape == expected.shape, (name, key)
         assert np.array_equal(value, expected), (name, key, np.abs(value - expected).max())
+
+
+def test_the_shared_small_fit_is_bit_for_bit_the_reference(reference, small_fit):
+    assert SMALL_FIT == REFERENCE_SMALL_FIT  # the reference was made with these settings
+    _assert_same(small_fit, reference, "continuous")
+
+
+def test_a_mixed_two_factor_fit_is_bit_for_bit_the_reference(reference):
+    result = mixed_fit()
+    assert {"categorical", "count", "binary"} <= set(result.types)
+    assert result.meta["data"]["size_factors"] and result.missing_cells() == {"X0": 1}
+    assert result.factors.n_factors == 2
+    _assert_same(result, reference, "mixed")

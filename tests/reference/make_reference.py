@@ -4,9 +4,14 @@ Run from the repository root, with the code whose numbers are the reference chec
 
     python tests/reference/make_reference.py
 
-The fits are the ones :mod:`tests.integration.test_bit_for_bit` repeats: a continuous fit, and
-a mixed fit (categorical, counts with size factors, binary, one masked cell, two latent
-factors). The versions of the libraries that shape the numbers are stored beside them.
+The fits are the ones :mod:`tests.integration.test_bit_for_bit` repeats: a continuous fit (the
+suite's shared ``small_fit``, so checking it costs the suite nothing), and a mixed fit
+(categorical, counts with size factors, binary, one masked cell, two latent factors). The
+versions of the libraries that shape the numbers are stored beside them.
+
+To make the reference from an older checkout (the numbers a restructure must keep), run this
+file with that checkout first on the path: ``PYTHONPATH=/path/to/old python
+tests/reference/make_reference.py``.
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ import bayes_hcl as bh
 
 HERE = pathlib.Path(__file__).parent
 OPTIONS = {"num_steps": 300, "num_samples": 40, "num_restarts": 2, "progress": False}
+# the settings of tests/conftest.py's shared fit, written out: the reference is made by
+# running this file against an old checkout, which may not have the conftest
+SMALL_FIT = {"num_steps": 1500, "num_restarts": 4, "num_samples": 100, "max_clusters": 4}
 
 
 def continuous_fit():
-    sim = bh.simulate(150, d=5, n_clusters=2, seed=11)
-    return bh.fit(sim.data, seed=3, max_clusters=4, **OPTIONS)
+    """The suite's shared small fit (``tests/conftest.py``: ``small_sim``, ``SMALL_FIT``)."""
+    sim = bh.simulate(300, d=4, n_clusters=2, mean_shift=3.0, shift_fraction=0.5, seed=5)
+    return bh.fit(sim.data, seed=0, progress=False, **SMALL_FIT)
 
 
 def mixed_frame():
