@@ -144,7 +144,7 @@ def fit(
     ----------
     data : DataFrame, path to a CSV, or PreparedData
         ``n × d`` observations; column types are inferred (see
-        :func:`bayes_hcl.variable_types.describe_types`) unless given in ``types``.
+        :func:`bayes_hcl.data.type_inference.describe_types`) unless given in ``types``.
     model : str, path or Config
         Preset name (``"hcl"``, ``"gaussian"``, ``"one_cluster"``), a ``.toml`` path, or a
         ready configuration.

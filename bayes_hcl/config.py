@@ -40,7 +40,7 @@ GUIDES = ("normal",)
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyperparameters of the generative model (DESIGN section 2)."""
+    """Hyperparameters of the generative model (``docs/model.md``)."""
 
     max_clusters: int = 8
     dp_shape: float = 1.0
@@ -135,7 +135,7 @@ MIN_BATCH_SIZE = 32
 
 @dataclass(frozen=True)
 class SVIConfig:
-    """Settings of the stochastic variational fit (DESIGN section 3)."""
+    """Settings of the stochastic variational fit (``docs/model.md``, inference)."""
 
     num_steps: int = 1000
     num_restarts: int = 4

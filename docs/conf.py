@@ -9,6 +9,7 @@ package is imported from the environment (installed editable), so ``sys.path`` i
 """
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import os
@@ -28,7 +29,7 @@ extensions = [
     "sphinx.ext.autodoc",  # the API reference comes from the docstrings ...
     "numpydoc",  # ... which are numpydoc: rendered, and validated (below)
     "sphinx.ext.mathjax",  # the model page's maths (typeset in the reader's browser)
-    "sphinxarg.ext",  # the CLI reference comes from bayes_hcl.cli.commands.build_parser
+    "sphinxarg.ext",  # the CLI reference comes from bayes_hcl.cli.parser.build_parser
 ]
 
 # .rst is listed only because numpydoc loads autosummary, which warns without it.
@@ -120,6 +121,10 @@ def _real_name(target, module):
             return None, None
         if inspect.ismodule(obj):
             return obj.__name__, obj
+        if isinstance(obj, property):
+            obj = obj.fget
+        elif isinstance(obj, functools.cached_property):
+            obj = obj.func
         owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
         if isinstance(owner, str) and isinstance(qualname, str) and owner.startswith("bayes_hcl"):
             return f"{owner}.{qualname}", obj

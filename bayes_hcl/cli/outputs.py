@@ -1,4 +1,4 @@
-"""The files ``bayes-hcl fit`` writes (DESIGN section 7), and how they reach ``--out``.
+"""The files ``bayes-hcl fit`` writes (``docs/outputs.md``), and how they reach ``--out``.
 
 Everything is written into a temporary folder beside ``--out`` and put in place by renames
 only (:func:`replace_folder`), so ``--out`` holds a complete set of outputs or none.
@@ -20,7 +20,7 @@ __all__ = ["OUTPUT_NAMES", "check_out_folder", "replace_folder", "write_outputs"
 
 
 def write_outputs(result, out: Path, extra: dict) -> None:
-    """Write every file of the command-line contract (DESIGN section 7) into ``out``."""
+    """Write every file of the command-line contract (``docs/outputs.md``) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     result.edge_probabilities().to_csv(out / "edge_probabilities.csv")
     for k in result.occupied_clusters():
@@ -41,7 +41,7 @@ def write_outputs(result, out: Path, extra: dict) -> None:
 
 
 def _write_factors(readout, out: Path) -> None:
-    """``factors.json`` and ``factors/<m>/memberships.csv`` (DESIGN section 7)."""
+    """``factors.json`` and ``factors/<m>/memberships.csv`` (``docs/outputs.md``)."""
     (out / "factors.json").write_text(_json(readout.to_dict()))
     for f in range(readout.n_factors):
         folder = out / "factors" / str(f)

@@ -105,7 +105,7 @@ def level_codes(
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Level code (``0 .. L - 1``, NaN where missing) of every cell, and the level labels.
 
-    Raises :class:`~bayes_hcl.columns.DataError` on missing cells (unless
+    Raises :class:`~bayes_hcl.errors.DataError` on missing cells (unless
     ``missing="mask"``), a column with no observed value, or a numeric column with infinite
     values.
     """

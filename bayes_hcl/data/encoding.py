@@ -1,6 +1,6 @@
 """Per-column encoding for :func:`bayes_hcl.data.prepare`: values to responses, covariates
 and offsets; categorical blocks; missing covariates filled by EM conditional means; size
-factors. Every failure is a :class:`~bayes_hcl.columns.DataError` with a one-line message."""
+factors. Every failure is a :class:`~bayes_hcl.errors.DataError` with a one-line message."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Encoding of a validated data table for the model, with missing cells and size factors.
 
-:func:`prepare` checks the table (column checks in :mod:`bayes_hcl.columns`, per-column
-encoding in :mod:`bayes_hcl.encoding`; every failure a
-:class:`~bayes_hcl.columns.DataError` whose message is a single line naming the column, row
+:func:`prepare` checks the table (column checks in :mod:`bayes_hcl.data.columns`, per-column
+encoding in :mod:`bayes_hcl.data.encoding`; every failure a
+:class:`~bayes_hcl.errors.DataError` whose message is a single line naming the column, row
 or key) and turns it into a :class:`PreparedData` holding, per column, the response ``y``
 (continuous and ordinal: z-scored; binary: 0/1; count: raw counts; categorical: the level
 code), the covariate ``x`` used when the column is a parent (continuous and ordinal:
@@ -12,7 +12,7 @@ the baseline ``offset`` of the linear predictor (0; ``logit(mean)``; ``log(mean 
 Standard deviations are population ones (``ddof=0``).
 
 A categorical column is a block of model columns, one per non-reference level
-(:mod:`bayes_hcl.categorical`); :meth:`PreparedData.model_arrays` gives the arrays the model
+(:mod:`bayes_hcl.data.categorical`); :meth:`PreparedData.model_arrays` gives the arrays the model
 takes, one column per model column.
 
 Missing cells (``missing="mask"``) are taken as missing at random: their likelihood terms are
@@ -75,7 +75,7 @@ class PreparedData:
     columns : tuple of str
         Column (variable) names.
     types : tuple of str
-        Variable type of each column, each in :data:`~bayes_hcl.columns.VARIABLE_TYPES`.
+        Variable type of each column, each in :data:`~bayes_hcl.vartypes.VARIABLE_TYPES`.
     y : numpy.ndarray
         ``(n, d)`` float64 response values: continuous columns z-scored, binary columns
         0/1, count columns the raw non-negative integer counts (at a missing cell: the
@@ -113,7 +113,7 @@ class PreparedData:
         ``(n, D)`` covariates of the model columns when a column is categorical: such a
         column has one column per non-reference level (its z-scored indicator; at a missing
         cell, the conditional mean), every other column its ``x``. The
-        ``x`` of a categorical column is its :func:`~bayes_hcl.categorical.proxy_score`.
+        ``x`` of a categorical column is its :func:`~bayes_hcl.data.categorical.proxy_score`.
 
     Notes
     -----
@@ -155,7 +155,7 @@ class PreparedData:
         self._check_shapes()
 
     def _check_shapes(self) -> None:
-        """Raise :class:`~bayes_hcl.columns.DataError` if the fields do not fit together."""
+        """Raise :class:`~bayes_hcl.errors.DataError` if the fields do not fit together."""
         n, d = len(self.index), len(self.columns)
         bad = [t for t in self.types if t not in VARIABLE_TYPES]
         if bad:
@@ -338,17 +338,17 @@ def prepare(
 ) -> PreparedData:
     """Validate a data table, settle the variable types and encode it for the model.
 
-    Checks, in this order (each failure raises :class:`~bayes_hcl.columns.DataError` with a one-line
+    Checks, in this order (each failure raises :class:`~bayes_hcl.errors.DataError` with a one-line
     message naming the column, row or key):
 
     1. the input kind (a 2-D array, a frame, or a CSV path read by
-       :func:`~bayes_hcl.columns.read_table`); column names are converted to ``str``
+       :func:`~bayes_hcl.data.columns.read_table`); column names are converted to ``str``
        (arrays get ``"x0"``, ``"x1"``, ...) and must be unique; a size-factor column is set
        aside;
     2. the shape: at least one row and column, at least 2 columns, at least ``min_rows``
        rows;
     3. ``types``: every key a column, every value in
-       :data:`~bayes_hcl.columns.DECLARABLE_TYPES` (a count likelihood declares a count);
+       :data:`~bayes_hcl.vartypes.DECLARABLE_TYPES` (a count likelihood declares a count);
     4. per column: all numbers, or all text or a pandas ``category`` (categorical or
        ordinal; text declared with a numeric type, or numbers mixed with text, is
        rejected), no infinite values, at least one observed value, and no missing cell
@@ -362,7 +362,7 @@ def prepare(
     8. per column: z-scoring is numerically sound.
 
     Undeclared types are inferred as described in
-    :func:`~bayes_hcl.variable_types.infer_types`.
+    :func:`~bayes_hcl.data.type_inference.infer_types`.
 
     Parameters
     ----------

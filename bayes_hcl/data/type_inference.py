@@ -3,7 +3,7 @@
 Unless declared explicitly, the type of a column is inferred:
 
 1. an ordered pandas ``category`` -> ``"ordinal"``; an unordered one, or a column whose
-   every observed cell is text -> ``"categorical"`` (see :mod:`bayes_hcl.categorical`);
+   every observed cell is text -> ``"categorical"`` (see :mod:`bayes_hcl.data.categorical`);
 2. boolean dtype -> ``"binary"``;
 3. every value in {0, 1} and both 0 and 1 occur -> ``"binary"``;
 4. every value a non-negative integer (integer dtype, or floats that are all integral)

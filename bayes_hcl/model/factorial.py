@@ -116,7 +116,8 @@ def factor_warm_params(params: dict, membership: np.ndarray, factors: int, state
     """Guide parameters per factor and state from a warm start fitted per joint state.
 
     The order search sees every joint state as a cluster
-    (:func:`bayes_hcl.warm_start.warm_start_params`); its per-joint-state weights, intercept
+    (:func:`bayes_hcl.inference.svi.warm_start.warm_start_params`); its per-joint-state weights,
+    intercept
     and noise shifts become per-slot ones by weighted least squares
     (:func:`slots_from_joint`), and every factor's state weights are the joint states'
     masses summed over the other factors.
@@ -164,7 +165,7 @@ def factor_state_keep(
 
 def slot_count(config: ModelConfig) -> int:
     """Clusters (one factor), or states of all factors (several: the slot axis of
-    :mod:`bayes_hcl.factorial`), that carry their own mechanisms."""
+    :mod:`bayes_hcl.model.factorial`), that carry their own mechanisms."""
     return config.max_clusters * config.latent_factors
 
 

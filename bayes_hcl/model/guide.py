@@ -37,7 +37,7 @@ def latent_sites(
     ``d`` is the number of variables and ``width`` that of model columns (more than ``d``
     when a categorical variable has a column per non-reference level; default ``d``). With
     ``m = latent_factors > 1``, the cluster sites have one entry per factor and state
-    (``m * K``, see :mod:`bayes_hcl.factorial`) and ``alpha``, ``v`` one row per factor.
+    (``m * K``, see :mod:`bayes_hcl.model.factorial`) and ``alpha``, ``v`` one row per factor.
     """
     k, m = config.max_clusters, config.latent_factors
     w = d if width is None else width

@@ -1,4 +1,4 @@
-"""The NumPyro model of DESIGN section 2, and the per-draw quantities derived from it.
+"""The NumPyro model of ``docs/model.md``, and the per-draw quantities derived from it.
 
 Everything is vectorised over observations, clusters and nodes: one ``einsum`` builds the
 linear predictors of every node in every cluster, and the per-type log densities are selected
@@ -116,7 +116,7 @@ def component_loglik(
         where the term is exactly zero.
     noise_shape : tuple of array ``(d, M)``, optional
         Standardised noise mixture of every node
-        (:func:`~bayes_hcl.likelihoods.noise_mixture`); continuous nodes then have
+        (:func:`~bayes_hcl.model.likelihoods.noise_mixture`); continuous nodes then have
         Gaussian-mixture noise instead of Gaussian noise.
     noise_family : {"gaussian", "laplace"}
         Noise law of continuous nodes without a mixture; ``noise_scales`` is its sd either way.
@@ -125,7 +125,8 @@ def component_loglik(
     node_of : tuple of int, optional
         Static variable of every column when the columns are model columns rather than
         variables: a categorical variable has one ``CATEGORICAL`` (code 4) column per
-        non-reference level, scored jointly by :func:`~bayes_hcl.likelihoods.categorical_loglik`;
+        non-reference level, scored jointly by
+        :func:`~bayes_hcl.model.likelihoods.categorical_loglik`;
         ``phi`` is then per variable.
     """
     base = offset[:, None, :] if jnp.ndim(offset) == 2 else offset
@@ -276,7 +277,7 @@ def hcl_model(
     straight_through : bool
         Use the hard order in the likelihood for every edge, with the soft mask's gradient. By
         default only edges that touch a binary, count or categorical node do so
-        (:func:`~bayes_hcl.order_masks.mixed_order_mask`).
+        (:func:`~bayes_hcl.model.order_masks.mixed_order_mask`).
     node_of : tuple of int, optional
         Variable of every model column when some variable is categorical (its one-hot block
         of non-reference levels): the columns of ``y``, ``x``, ``offset``, ``observed`` and
@@ -302,7 +303,7 @@ def ordered_model(y, x, offset, observed, rank, *, types: tuple[int, ...], confi
     ``rank`` is a permutation of ``0..d-1``; edges follow it exactly (a DAG in every cluster),
     so no Jacobian is needed. Its prior, uniform over orders, is the order prior that
     ``phi ~ Normal(0, 1)`` induces in :func:`hcl_model`; it is constant and left out, and the
-    sampler moves ``rank`` by Metropolis steps (:mod:`bayes_hcl.nuts`).
+    sampler moves ``rank`` by Metropolis steps (:mod:`bayes_hcl.inference.nuts.driver`).
     """
     mask = hard_order_mask(rank)
     _linear_sem(
@@ -442,7 +443,7 @@ def draw_quantities(
         shifts the variable's intercept / noise scale away from the universal value); with
         a noise mixture, ``noise_weights``, ``noise_locs`` and ``noise_scales`` ``(d, M)``
         (the standardised noise law of every node, see
-        :func:`~bayes_hcl.likelihoods.noise_mixture`). With ``node_of`` (categorical
+        :func:`~bayes_hcl.model.likelihoods.noise_mixture`). With ``node_of`` (categorical
         variables), every quantity is per variable: a block edge's weight is the root mean
         square of its block, a categorical variable's ``b``, ``sigma`` and ``noise_shift``
         those of its first non-reference level and its ``intercept_shift`` the largest over

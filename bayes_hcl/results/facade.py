@@ -4,7 +4,8 @@ The posterior lives in one ``InferenceData`` with named dimensions ``chain, draw
 node, parent, obs``; the fit's metadata (package version, seed, method, config, data scalers,
 timings) are JSON strings in its attributes, so ``save``/``load_result`` is a lossless netCDF
 round trip. Clusters are aligned across draws and sorted by decreasing weight (cluster 0 is the
-largest). The computations live in :mod:`bayes_hcl.summary` and :mod:`bayes_hcl.diagnostics`;
+largest). The computations live in :mod:`bayes_hcl.results.summary` and
+:mod:`bayes_hcl.results.identifiability.rules`;
 this class feeds them the posterior.
 """
 
@@ -109,7 +110,7 @@ class HCLResult:
         ``rows`` only.
 
         A minibatch fit (:attr:`compact`) keeps no per-draw memberships: its co-clustering
-        is that of the mean memberships (:func:`bayes_hcl.summary.coclustering_of_means`).
+        is that of the mean memberships (:func:`bayes_hcl.results.summary.coclustering_of_means`).
         """
         if self.compact:
             m = self._mean_membership()
@@ -122,7 +123,7 @@ class HCLResult:
         """Point partition minimising the posterior expected VI (or ``"binder"``) loss.
 
         For a minibatch fit (:attr:`compact`) and above
-        :data:`~bayes_hcl.summary.LOSS_PARTITION_MAX_ROWS` rows, each row's most probable
+        :data:`~bayes_hcl.results.summary.LOSS_PARTITION_MAX_ROWS` rows, each row's most probable
         cluster, rows of clusters too small to count as occupied moved to their most probable
         occupied one (``loss`` is then not used: the expected losses need per-draw
         memberships and an ``n × n`` co-clustering matrix, 3.2 GB at 20,000 rows).
@@ -285,9 +286,11 @@ class HCLResult:
 
     # -- diagnostics and reports --------------------------------------------------------------
     def identifiability(self) -> IdentifiabilityReport:
-        """What the data can and cannot support (see :mod:`bayes_hcl.diagnostics`).
+        """What the data can and cannot support (see
+        :mod:`bayes_hcl.results.identifiability.rules`).
 
-        Returns an :class:`~bayes_hcl.identifiability.IdentifiabilityReport`: per edge a
+        Returns an :class:`~bayes_hcl.results.identifiability.report.IdentifiabilityReport`: per
+        edge a
         status (``identified`` / ``orientation ambiguous`` / ``not supported``) with its
         reason and numbers, the heterogeneity verdict with the evidence against one
         population and cluster separability, agreement of restarts or chains, conditions on
@@ -304,7 +307,8 @@ class HCLResult:
     @cached_property
     def factors(self) -> FactorReadout:
         """The latent factors: states, memberships, what each changes, separability (see
-        :class:`~bayes_hcl.factors.FactorReadout`; a one-factor fit has one, its clusters)."""
+        :class:`~bayes_hcl.results.factors.FactorReadout`; a one-factor fit has one, its
+        clusters)."""
         return FactorReadout(self._posterior)
 
     @cached_property
@@ -322,7 +326,7 @@ class HCLResult:
 
         A variable's mechanism differs when its intercept or noise is shifted, or an incoming
         edge is present in some clusters only or has weights spanning more than 0.25
-        (standardised units); see :func:`bayes_hcl.summary.mechanism_changes`.
+        (standardised units); see :func:`bayes_hcl.results.summary.mechanism_changes`.
         """
         return pd.DataFrame({"variable": self.columns, "p_changes": self._changes[1]})
 
@@ -381,7 +385,7 @@ class HCLResult:
 
     def convergence(self) -> dict[str, Any]:
         """Convergence of the chains on label-invariant quantities (see
-        :mod:`bayes_hcl.convergence`): R-hat, bulk/tail ESS, divergences, warnings.
+        :mod:`bayes_hcl.results.convergence`): R-hat, bulk/tail ESS, divergences, warnings.
 
         An SVI fit has no chains: the report says so and points to the agreement of its
         restarts in :meth:`identifiability`.
@@ -435,13 +439,14 @@ class HCLResult:
         return table.rename(columns={"p_any": "p_pooled"})
 
     def plot(self, figsize: tuple[float, float] = (15.0, 9.0)):
-        """One-figure overview (see :func:`bayes_hcl.plots.plot_overview`); returns the Axes."""
+        """One-figure overview (see :func:`bayes_hcl.viz.plots.plot_overview`); returns the Axes."""
         from bayes_hcl.viz import plots
 
         return plots.plot_overview(self, figsize)
 
     def report(self, path: str | os.PathLike, title: str = "bayes_hcl report"):
-        """Write a self-contained HTML report (see :mod:`bayes_hcl.report`); returns its path."""
+        """Write a self-contained HTML report (see :mod:`bayes_hcl.viz.report`); returns its
+        path."""
         from bayes_hcl.viz import report
 
         return report.write_report(self, path, title)
@@ -488,7 +493,7 @@ def load_result(path: str | os.PathLike) -> HCLResult:
         If there is no file at ``path``.
     DataError
         If the file is not a netCDF file, holds no bayes_hcl result, or was written in a
-        later result format (``bayes_hcl.posterior.RESULT_FORMAT``) than this version
+        later result format (``bayes_hcl.results.io.posterior.RESULT_FORMAT``) than this version
         reads.
     """
     return HCLResult(read_result_file(path))

@@ -1,6 +1,6 @@
 """Readout of the latent factors of a fit: states, memberships, what each factor shifts.
 
-A fit with ``latent_factors = m`` (see :mod:`bayes_hcl.factorial`) has ``m`` independent
+A fit with ``latent_factors = m`` (see :mod:`bayes_hcl.model.factorial`) has ``m`` independent
 hidden factors; a one-factor fit has one, its clusters. For each factor this module gives
 the posterior over its number of occupied states, the rows' memberships, the variables whose
 mechanism it changes (the "factor -> variable" table), per-state edge probabilities and
@@ -9,7 +9,7 @@ effects, and whether the factors are separable (told apart by the data).
 *Factor f changes variable j* in a draw when two of its occupied states differ in ``j``'s
 intercept or noise scale by more than the spike of the shift prior reaches, or in an
 incoming edge weight by more than ``MIN_WEIGHT_CHANGE`` (the rule of
-:func:`bayes_hcl.summary.mechanism_changes`). An intercept or noise difference is scored by
+:func:`bayes_hcl.results.summary.mechanism_changes`). An intercept or noise difference is scored by
 its responsibility under the spike-and-slab law of a difference of two shifts (spike and slab
 sd times ``sqrt(2)``, prior ``shift_prior``); an edge weight change counts 1 on an edge the
 draw's causal order allows. The draw's value is the largest over the state pairs and the
@@ -303,7 +303,7 @@ class FactorReadout:
 
     def to_dict(self, threshold: float = 0.5) -> dict[str, Any]:
         """``factors.json``: per factor its number of states and the probability that it
-        changes each variable (DESIGN section 7)."""
+        changes each variable (``docs/outputs.md``)."""
         shifts = self.shifts()
         table = self.table(threshold)
         return {

@@ -1,7 +1,7 @@
 """Posterior summaries computed from aligned draws (pure NumPy/pandas/networkx kernels).
 
 Every function takes plain arrays with a leading draw axis ``S`` and cluster axes already
-aligned across draws (see :func:`bayes_hcl.relabel.relabel_draws`), so each can be checked
+aligned across draws (see :func:`bayes_hcl.inference.relabel.relabel_draws`), so each can be checked
 exactly on a hand-built posterior. :class:`bayes_hcl.results.HCLResult` is the facade that feeds
 them the fitted posterior.
 """

@@ -156,10 +156,12 @@ def choose_types(
     ----------
     d : int
         Number of variables.
-    binary_fraction, count_fraction, categorical_fraction : float
-        Fractions of binary, count and categorical variables (the rest continuous).
+    binary_fraction, count_fraction : float
+        Fractions of binary and count variables.
     rng : numpy.random.Generator
         Source of randomness (one permutation).
+    categorical_fraction : float
+        Fraction of categorical variables (the rest are continuous).
 
     Returns
     -------
@@ -213,9 +215,11 @@ def cluster_graphs(
 
     Returns
     -------
-    adjacency, weights : numpy.ndarray
-        ``(k_total, d, d)`` each; ``weights`` may be nonzero where there is no edge (multiply
-        by ``adjacency``).
+    adjacency : numpy.ndarray
+        ``(k_total, d, d)`` 0/1 edges of every cluster.
+    weights : numpy.ndarray
+        ``(k_total, d, d)``; may be nonzero where there is no edge (multiply by
+        ``adjacency``).
     """
     d = base.shape[0]
     universal_w = base * signed_uniform(rng, *w_range, (d, d))

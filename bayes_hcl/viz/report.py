@@ -4,7 +4,7 @@ Sections (each an ``<section id=...>``): ``overview`` (data and fit), ``clusters
 several latent factors ``factors`` (states, what each changes, separability), ``graphs``,
 ``mechanisms`` (universal and cluster-specific edges), ``shifts``, ``effects``,
 ``identifiability``, ``convergence`` and ``provenance`` (command, config, versions, seed).
-Every figure comes from :mod:`bayes_hcl.plots`; numbers carry their uncertainty (posterior
+Every figure comes from :mod:`bayes_hcl.viz.plots`; numbers carry their uncertainty (posterior
 probabilities, HDIs).
 """
 

@@ -83,7 +83,8 @@ def _swap_nodes(z: dict, i, j) -> dict:
 
 def _solve_spd(a, b):
     """``a^{-1} b`` for a small symmetric positive definite ``a``, by elimination in plain JAX
-    (LAPACK stays out of compiled programs, see :func:`bayes_hcl.order_masks.log_abs_det_unit`)."""
+    (LAPACK stays out of compiled programs, see
+    :func:`bayes_hcl.model.order_masks.log_abs_det_unit`)."""
     m = a.shape[0]
     rows = jnp.arange(m)
 

@@ -1,11 +1,13 @@
 """SVI driver: vmapped restarts, the order-search warm start, pruning, draws, label alignment.
 
 A fit runs ``num_restarts`` independent SVI optimisations as one ``vmap``-ed, ``jit``-ed
-``lax.scan`` (the programs live in :mod:`bayes_hcl.programs`), cut into chunks of ``CHUNK``
+``lax.scan`` (the programs live in :mod:`bayes_hcl.inference.svi.programs`), cut into chunks of
+``CHUNK``
 steps so the host can show progress and act between chunks:
 
 * at ``order_search_at`` every restart jumps to the causal order found by a score-based search
-  from its own memberships (:mod:`bayes_hcl.warm_start`): the move gradient steps on node
+  from its own memberships (:mod:`bayes_hcl.inference.svi.warm_start`): the move gradient steps on
+  node
   potentials cannot make;
 * at ``order_search_at`` (before the search, which sees only clusters in use) and again at
   ``prune_at``, clusters holding fewer than ``prune_fraction`` of the rows are switched off;
@@ -84,7 +86,7 @@ class SVIFit:
     batch_size : int
         Rows per SVI step (0: every row, the full-batch fit).
     devices : int
-        Devices the rows were split over (:mod:`bayes_hcl.devices`).
+        Devices the rows were split over (:mod:`bayes_hcl.inference.devices`).
     timings : dict of str to float
         ``compile_s``, ``run_s``, ``steps_per_s``, ``draws_s``, ``total_s``.
     """

@@ -76,7 +76,7 @@ def prune(summary: dict, active, fractions: np.ndarray, model_cfg: ModelConfig):
     never empty out. Pruning them and refining the remaining clusters is a merge move: rows
     of a spurious cluster return to the real clusters, which are then refitted with them.
     With several latent factors, the states of each factor are pruned (with every joint
-    state they are part of; :func:`~bayes_hcl.factorial.factor_state_keep`).
+    state they are part of; :func:`~bayes_hcl.model.factorial.factor_state_keep`).
     """
     partition = summary["partition"]
     if model_cfg.latent_factors > 1:

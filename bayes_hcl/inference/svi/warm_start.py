@@ -1,7 +1,8 @@
 """Warm start of an SVI restart from a searched causal order.
 
 Midway through the fit, each restart's memberships go to the order search
-(:mod:`bayes_hcl.order_search`); the best order found, its parent sets and the fitted
+(:mod:`bayes_hcl.inference.search.order_search`); the best order found, its parent sets and the
+fitted
 mechanisms then become the restart's new guide parameters, and SVI continues from there.
 This is the move SVI cannot make on its own: jumping between causal orders.
 """
@@ -121,7 +122,7 @@ def warm_start_params(
     Returns
     -------
     params, order
-        Guide parameters keyed like :func:`bayes_hcl.guide.initial_params`, and the order.
+        Guide parameters keyed like :func:`bayes_hcl.model.guide.initial_params`, and the order.
     """
     k_max, d = membership.shape[1], data.d
     used, resp = _searched_clusters(membership, active)

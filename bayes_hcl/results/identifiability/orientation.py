@@ -18,7 +18,8 @@ Three sources of orientation, each checked on the fitted graph and the data:
 (nats) of the best graph in the fitted order minus that of the best graph in the nearest
 orders that put the effect before the cause, with each node's mechanism variant (universal,
 cluster intercepts, cluster noise, cluster-specific regression) chosen by BIC within the
-clusters (see :class:`bayes_hcl.order_search.OrderSearch`), plus, for a non-Gaussian
+clusters (see :class:`bayes_hcl.inference.search.order_search.OrderSearch`), plus, for a
+non-Gaussian
 likelihood, ``n`` times each residual's negentropy (the pairwise-LiNGAM likelihood ratio of
 Hyvärinen & Smith, 2013).
 """
@@ -230,7 +231,8 @@ class OrderEvidence:
 
     ``score(order)`` is the decomposable score of the best graph consistent with ``order``
     (greedy parent sets,
-    :meth:`~bayes_hcl.order_search.OrderSearch.order_score`), plus, for nodes modelled with
+    :meth:`~bayes_hcl.inference.search.order_search.OrderSearch.order_score`), plus, for nodes
+    modelled with
     non-Gaussian noise (pass every continuous node under a non-Gaussian likelihood), ``n``
     times the negentropy of their standardised within-cluster residuals. ``delta(i, j)`` is
     the best score found among orders with ``i`` before ``j`` minus the best among orders with

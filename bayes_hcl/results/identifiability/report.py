@@ -1,6 +1,6 @@
 """The identifiability report object: read-only sections, tables, text and HTML.
 
-Built by :func:`bayes_hcl.diagnostics.identifiability_report`; returned by
+Built by :func:`bayes_hcl.results.identifiability.rules.identifiability_report`; returned by
 :meth:`bayes_hcl.results.HCLResult.identifiability`. It behaves as a read-only mapping of its
 sections (``report["edges"]``) and converts to JSON (:meth:`IdentifiabilityReport.to_dict`,
 what the CLI writes as ``identifiability.json``) and to tidy DataFrames

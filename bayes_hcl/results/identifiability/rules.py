@@ -1,21 +1,23 @@
-"""Identifiability diagnostic (DESIGN section 5): what the data can and cannot support.
+"""Identifiability diagnostic (``docs/identifiability.md``): what the data can and cannot support.
 
 A report, not a proof. It combines the posterior (edge and orientation probabilities,
 memberships, mechanism changes), the agreement of independent restarts or chains, the model
 comparison against one population, and checks on the data (local evidence of each
 orientation, samples per cluster, residual non-Gaussianity, equal residual variances).
 :func:`identifiability_report` returns an
-:class:`~bayes_hcl.identifiability.IdentifiabilityReport` whose top level is fixed:
+:class:`~bayes_hcl.results.identifiability.report.IdentifiabilityReport` whose top level is fixed:
 ``edges``, ``clusters``, ``agreement``, ``conditions``, ``interpretation``, ``warnings``.
 
 Rules (the thresholds are arguments of :func:`identifiability_report`):
 
 * an edge is ``not supported`` when ``P(i->j) + P(j->i) < 0.5``; it is ``identified`` when the
   posterior has decided (``P(i->j) >= 0.8`` and at least 90 % of the adjacency mass), a reason
-  of :mod:`bayes_hcl.orientation` holds on the fitted graph, the data favour the edge's
+  of :mod:`bayes_hcl.results.identifiability.orientation` holds on the fitted graph, the data
+  favour the edge's
   presence and its orientation each by at least ``delta_threshold`` nats
   (``adjacency_evidence``, ``delta_evidence``: BIC evidence within the clusters, see
-  :class:`~bayes_hcl.orientation.OrderEvidence`), and the fit is not flagged as a Gaussian
+  :class:`~bayes_hcl.results.identifiability.orientation.OrderEvidence`), and the fit is not
+  flagged as a Gaussian
   fit of non-Gaussian data; otherwise ``orientation ambiguous``. ``delta_evidence`` is
   hill-climbed over reversed orders (moving the endpoints' ancestors and descendants) only
   for edges that pass every other test; for the rest it is the value of the two nearest
@@ -224,7 +226,8 @@ def cpdag_adjacency(
 ) -> np.ndarray:
     """Pooled graph as a CPDAG: edges the report cannot orient are undirected (both 1s).
 
-    Starts from :func:`bayes_hcl.summary.adjacency_with_ambiguous` of the pooled probabilities;
+    Starts from :func:`bayes_hcl.results.summary.adjacency_with_ambiguous` of the pooled
+    probabilities;
     a pair adjacent with probability ``>= threshold`` that the report calls ``orientation
     ambiguous`` is then undirected even where the (mean-field) posterior has settled on one
     direction: that confidence comes from the order the fit happened to reach, not the data.
