@@ -5,8 +5,8 @@ declared types) lives here and fails with a :class:`DataError` whose message is 
 line naming the offending column, row or key. :mod:`bayes_hcl.data` builds on it to encode
 the table for the model.
 
-Each column is one of :data:`~bayes_hcl.vartypes.VARIABLE_TYPES`; :mod:`bayes_hcl.data.type_inference` infers the
-type of an undeclared column.
+Each column is one of :data:`~bayes_hcl.vartypes.VARIABLE_TYPES`;
+:mod:`bayes_hcl.data.type_inference` infers the type of an undeclared column.
 
 Rows are named in messages by their index label (for a CSV file or a NumPy array that is
 the 0-based data-row number).
