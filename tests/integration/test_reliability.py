@@ -111,7 +111,7 @@ def test_cli_stops_cleanly_on_interrupt_and_numerical_failure(
     def fail(args):
         raise error
 
-    monkeypatch.setattr(cli, "_cmd_fit", fail)
+    monkeypatch.setitem(cli._COMMANDS, "fit", fail)
     assert cli.main(["fit", "data.csv", "--out", str(tmp_path / "out")]) == code
     assert capsys.readouterr().err.strip() == message
     assert not (tmp_path / "out").exists()
