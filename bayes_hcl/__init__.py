@@ -10,6 +10,8 @@ The package is layered (``docs/architecture.md``): :mod:`.data` -> :mod:`.config
 """
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from bayes_hcl import _moved
@@ -39,6 +41,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     elif name in _SUBMODULES:
         value = importlib.import_module(f"bayes_hcl.{name}")
+    elif f"bayes_hcl.{name}" in _moved.MOVED_MODULES:  # bh.summary & co.: warns, for a release
+        return importlib.import_module(f"bayes_hcl.{name}")
     else:
         raise AttributeError(f"module 'bayes_hcl' has no attribute {name!r}")
     globals()[name] = value
@@ -70,4 +74,18 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+
+class _Package(types.ModuleType):
+    """``bayes_hcl`` itself: importing a submodule never replaces a public function of the
+    same name (``bh.simulate`` and ``bh.simulate_factors`` stay functions after
+    ``import bayes_hcl.simulate.sem`` or the old ``import bayes_hcl.simulate_factors``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        current = self.__dict__.get(name)
+        if isinstance(value, types.ModuleType) and isinstance(current, types.FunctionType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 _moved.install()

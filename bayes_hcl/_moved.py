@@ -16,7 +16,7 @@ import importlib.util
 import sys
 import warnings
 
-__all__ = ["MOVED_MODULES", "install"]
+__all__ = ["MOVED_MODULES", "MOVED_NAMES", "install"]
 
 #: Old module (flat layout) -> the module that holds its code now.
 MOVED_MODULES: dict[str, str] = {
@@ -64,6 +64,26 @@ MOVED_MODULES: dict[str, str] = {
 }
 
 
+#: Names an old module offered that its new module does not define: old module -> {old name:
+#: (module that holds it now, its name there)}. They are bound on the new module when (and
+#: only when) the old path is imported, so ``from bayes_hcl.convergence import
+#: ConvergenceWarning`` keeps working while the new modules import only what they use.
+MOVED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "bayes_hcl.columns": {
+        "TYPE_CODES": ("bayes_hcl.vartypes", "TYPE_CODES"),
+        "VARIABLE_TYPES": ("bayes_hcl.vartypes", "VARIABLE_TYPES"),
+        "DECLARABLE_TYPES": ("bayes_hcl.vartypes", "DECLARABLE_TYPES"),
+        "COUNT_FAMILIES": ("bayes_hcl.vartypes", "COUNT_FAMILIES"),
+    },
+    "bayes_hcl.convergence": {"ConvergenceWarning": ("bayes_hcl.errors", "ConvergenceWarning")},
+    "bayes_hcl.likelihoods": {"CATEGORICAL": ("bayes_hcl.vartypes", "CATEGORICAL")},
+    "bayes_hcl.order_moves": {
+        "cluster_moments": ("bayes_hcl.inference.nuts.order_moves", "proposal_moments"),
+        "MIN_WEIGHT_CHANGE": ("bayes_hcl.inference.nuts.order_moves", "MIN_PROPOSED_WEIGHT_STEP"),
+    },
+}
+
+
 class _MovedLoader(importlib.abc.Loader):
     def __init__(self, old: str, new: str) -> None:
         self.old, self.new = old, new
@@ -78,6 +98,9 @@ class _MovedLoader(importlib.abc.Loader):
         # the import system has just set the old name's spec on the (already executed) new
         # module: give it back its own, so reload and pickling see the real module
         module.__spec__ = self._spec
+        for old_name, (home, name) in MOVED_NAMES.get(self.old, {}).items():
+            if not hasattr(module, old_name):
+                setattr(module, old_name, getattr(importlib.import_module(home), name))
         warnings.warn(
             f"{self.old} moved to {self.new}; the old import path is removed in the next release",
             DeprecationWarning,

@@ -25,7 +25,7 @@ import pandas as pd
 
 import bayes_hcl as bh
 from bayes_hcl import metrics
-from bayes_hcl.cli.commands import write_outputs
+from bayes_hcl.cli import write_outputs
 
 
 def fit_one(path: Path, seed: int, out: Path, model: str, num_steps: int | None) -> dict:

@@ -116,9 +116,8 @@ def factor_warm_params(params: dict, membership: np.ndarray, factors: int, state
     """Guide parameters per factor and state from a warm start fitted per joint state.
 
     The order search sees every joint state as a cluster
-    (:func:`bayes_hcl.inference.svi.warm_start.warm_start_params`); its per-joint-state weights,
-    intercept
-    and noise shifts become per-slot ones by weighted least squares
+    (:func:`bayes_hcl.inference.svi.warm_start.warm_start_params`); its per-joint-state
+    weights, intercept and noise shifts become per-slot ones by weighted least squares
     (:func:`slots_from_joint`), and every factor's state weights are the joint states'
     masses summed over the other factors.
     """

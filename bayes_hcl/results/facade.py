@@ -289,9 +289,8 @@ class HCLResult:
         """What the data can and cannot support (see
         :mod:`bayes_hcl.results.identifiability.rules`).
 
-        Returns an :class:`~bayes_hcl.results.identifiability.report.IdentifiabilityReport`: per
-        edge a
-        status (``identified`` / ``orientation ambiguous`` / ``not supported``) with its
+        Returns an :class:`~bayes_hcl.results.identifiability.report.IdentifiabilityReport`:
+        per edge a status (``identified`` / ``orientation ambiguous`` / ``not supported``) with its
         reason and numbers, the heterogeneity verdict with the evidence against one
         population and cluster separability, agreement of restarts or chains, conditions on
         the data, and the universal / cluster-specific / shift-target readout. ``to_dict()``

@@ -53,12 +53,14 @@ class FactorReadout:
 
     Parameters
     ----------
-    posterior : PosteriorDraws
-        The draws of a fit (``HCLResult`` builds one); with one latent factor, the factor
-        is its clustering.
+    posterior : PosteriorDraws or HCLResult
+        The draws of a fit (``HCLResult.factors`` passes its own); with one latent factor,
+        the factor is its clustering.
     """
 
     def __init__(self, posterior: PosteriorDraws):
+        if not isinstance(posterior, PosteriorDraws):  # an HCLResult, as before 0.2
+            posterior = PosteriorDraws(posterior.idata)
         self._posterior = posterior
         self.several = posterior.has("factor_log_weights")
         self.n_factors = int(posterior.idata.posterior.sizes["factor"]) if self.several else 1

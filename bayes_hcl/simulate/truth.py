@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_hcl.simulate.densities import parent_values, row_loglik
+from bayes_hcl.simulate.densities import cell_state_loglik, parent_values, row_loglik
 
 __all__ = ["SimulatedData"]
 
@@ -83,6 +83,16 @@ class SimulatedData:
         numpy.ndarray
             ``(n, K)`` log-likelihoods.
         """
+        if self.settings.get("kind") == "single_cell":
+            # single-cell data pickled by 0.1.0 (before SingleCellData) or built by hand
+            return cell_state_loglik(
+                self.data.to_numpy(dtype=float),
+                np.asarray(self.size_factors),
+                np.asarray(self.settings["log_base"]),
+                np.asarray(self.settings["phi"]),
+                self.weights,
+                self.intercepts,
+            )
         values = self.codes()
         scores_of = [np.asarray(self.level_scores.get(c, [])) for c in self.data.columns]
         as_parent = parent_values(values, self.types, scores_of)

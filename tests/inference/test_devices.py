@@ -100,7 +100,7 @@ def test_importing_the_package_leaves_jax_uninitialised():
     # jax.distributed.initialize must run before JAX starts a backend
     code = (
         "from jax._src import xla_bridge\n"
-        "import bayes_hcl, bayes_hcl.cli, bayes_hcl.report\n"
+        "import bayes_hcl, bayes_hcl.cli, bayes_hcl.viz.report\n"
         "print(xla_bridge.backends_are_initialized())"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -31,7 +31,7 @@ def test_relabel_draws_undoes_a_permutation_and_sorts_by_weight():
     np.testing.assert_array_equal(out["phi"], draws["phi"])
 
 
-def test_allocation_andrestart_weights():
+def test_allocation_and_restart_weights():
     w = restart_weights(np.array([-10.0, -10.0, -12.0, -np.inf]))
     np.testing.assert_allclose(w.sum(), 1.0)
     assert w[0] == w[1] > w[2] > w[3] == 0.0

@@ -243,7 +243,7 @@ PARALLEL_SCRIPT = """
 import warnings
 import numpy as np
 import bayes_hcl as bh
-from bayes_hcl.nuts import _chain_method
+from bayes_hcl.inference.nuts.driver import _chain_method
 warnings.simplefilter("ignore")
 sim = bh.simulate(100, d=3, n_clusters=1, seed=0)
 r = bh.fit(sim.data, method="nuts", max_clusters=1, num_steps=200, num_restarts=3,

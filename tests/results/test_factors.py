@@ -184,6 +184,10 @@ def test_two_factors_are_recovered_with_what_each_shifts(factor_fit, factor_sim)
 
 def test_factor_readouts_agree_with_each_other(factor_fit):
     readout = factor_fit.factors
+    # built from the result itself, as before PosteriorDraws existed: the same readout
+    from bayes_hcl.results.factors import FactorReadout
+
+    assert FactorReadout(factor_fit).table().equals(readout.table())
     for f in range(2):
         members = readout.memberships(f)
         assert np.allclose(members.sum(axis=1), 1.0)

@@ -44,8 +44,12 @@ def test_single_cell_states_are_told_apart_by_their_own_law():
     sim = simulate_single_cell(300, 12, 2, mean_shift=2.0, seed=1)
     assert isinstance(sim, SingleCellData) and sim.settings["kind"] == "single_cell"
     assert adjusted_rand_index(sim.labels, sim.bayes_labels()) > 0.5
+    fields = {f.name: getattr(sim, f.name) for f in dataclasses.fields(sim)}
+    # a plain SimulatedData of single-cell data (as 0.1.0 pickled it) keeps the single-cell law
+    as_old = SimulatedData(**fields)
+    assert np.array_equal(as_old.class_loglik(), sim.class_loglik())
     # the plain SEM law (Poisson counts with log-rate 5 + eta / 2) is another likelihood
-    as_sem = SimulatedData(**{f.name: getattr(sim, f.name) for f in dataclasses.fields(sim)})
+    as_sem = SimulatedData(**{**fields, "settings": {**sim.settings, "kind": "sem"}})
     assert not np.allclose(as_sem.class_loglik(), sim.class_loglik())
 
 

@@ -1,12 +1,11 @@
 """NUTS fits (``method="nuts"``): SVI start, chains, per-draw quantities.
 
 The cluster indicators stay marginalised (as in the SVI model), so every latent is continuous
-except the causal order; :class:`bayes_hcl.inference.nuts.order_moves.OrderedNUTS` alternates NUTS
-given the
-order with Metropolis moves across orders. Chains start from distinct draws of the best SVI
-restart (the same posterior, so warm-up is short), with the clusters that fit occupies plus
-``nuts.extra_clusters`` spare ones; they are vectorised on one device and spread over devices
-when there are as many as chains. Draws are relabelled to a reference partition (Hungarian
+except the causal order; :class:`bayes_hcl.inference.nuts.order_moves.OrderedNUTS` alternates
+NUTS given the order with Metropolis moves across orders. Chains start from distinct draws
+of the best SVI restart (the same posterior, so warm-up is short), with the clusters that fit
+occupies plus ``nuts.extra_clusters`` spare ones; they are vectorised on one device and spread over
+devices when there are as many as chains. Draws are relabelled to a reference partition (Hungarian
 matching on memberships) before any per-cluster summary.
 """
 

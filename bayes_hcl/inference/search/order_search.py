@@ -18,9 +18,8 @@ universal (few parameters); in a wrong order the shift leaks into every descenda
 mechanism and costs parameters. Parent sets are chosen greedily (forward, then backward).
 
 Binary and count nodes, when :class:`DiscreteNodes` is given, are scored by weighted logistic
-and Poisson regressions (:mod:`bayes_hcl.inference.search.glm`) with the universal, intercept and
-specific
-variants (they have no noise scale), in the likelihood the model itself uses for them.
+and Poisson regressions (:mod:`bayes_hcl.inference.search.glm`) with the universal, intercept
+and specific variants (they have no noise scale), in the likelihood the model itself uses for them.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """SVI driver: vmapped restarts, the order-search warm start, pruning, draws, label alignment.
 
 A fit runs ``num_restarts`` independent SVI optimisations as one ``vmap``-ed, ``jit``-ed
-``lax.scan`` (the programs live in :mod:`bayes_hcl.inference.svi.programs`), cut into chunks of
-``CHUNK``
-steps so the host can show progress and act between chunks:
+``lax.scan`` (the programs live in :mod:`bayes_hcl.inference.svi.programs`), cut into chunks
+of ``CHUNK`` steps so the host can show progress and act between chunks:
 
 * at ``order_search_at`` every restart jumps to the causal order found by a score-based search
-  from its own memberships (:mod:`bayes_hcl.inference.svi.warm_start`): the move gradient steps on
-  node
-  potentials cannot make;
+  from its own memberships (:mod:`bayes_hcl.inference.svi.warm_start`): the move gradient steps
+  on node potentials cannot make;
 * at ``order_search_at`` (before the search, which sees only clusters in use) and again at
   ``prune_at``, clusters holding fewer than ``prune_fraction`` of the rows are switched off;
   every other restart uses ``merge_fraction`` instead, and with ``one_cluster_restart``

@@ -1,9 +1,8 @@
 """Warm start of an SVI restart from a searched causal order.
 
 Midway through the fit, each restart's memberships go to the order search
-(:mod:`bayes_hcl.inference.search.order_search`); the best order found, its parent sets and the
-fitted
-mechanisms then become the restart's new guide parameters, and SVI continues from there.
+(:mod:`bayes_hcl.inference.search.order_search`); the best order found, its parent sets and
+the fitted mechanisms then become the restart's new guide parameters, and SVI continues from there.
 This is the move SVI cannot make on its own: jumping between causal orders.
 """
 

@@ -1,6 +1,5 @@
-"""The identifiability diagnostic (``docs/identifiability.md``): the report object, the rules that
-fill it
-and the orientation evidence they read."""
+"""The identifiability diagnostic (``docs/identifiability.md``): the report object, the rules
+that fill it and the orientation evidence they read."""
 
 from __future__ import annotations
 

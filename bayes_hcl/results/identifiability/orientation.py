@@ -18,10 +18,9 @@ Three sources of orientation, each checked on the fitted graph and the data:
 (nats) of the best graph in the fitted order minus that of the best graph in the nearest
 orders that put the effect before the cause, with each node's mechanism variant (universal,
 cluster intercepts, cluster noise, cluster-specific regression) chosen by BIC within the
-clusters (see :class:`bayes_hcl.inference.search.order_search.OrderSearch`), plus, for a
-non-Gaussian
-likelihood, ``n`` times each residual's negentropy (the pairwise-LiNGAM likelihood ratio of
-Hyvärinen & Smith, 2013).
+clusters (see :class:`bayes_hcl.inference.search.order_search.OrderSearch`), plus, for
+a non-Gaussian likelihood, ``n`` times each residual's negentropy (the pairwise-LiNGAM
+likelihood ratio of Hyvärinen & Smith, 2013).
 """
 
 from __future__ import annotations
@@ -231,14 +230,13 @@ class OrderEvidence:
 
     ``score(order)`` is the decomposable score of the best graph consistent with ``order``
     (greedy parent sets,
-    :meth:`~bayes_hcl.inference.search.order_search.OrderSearch.order_score`), plus, for nodes
-    modelled with
-    non-Gaussian noise (pass every continuous node under a non-Gaussian likelihood), ``n``
-    times the negentropy of their standardised within-cluster residuals. ``delta(i, j)`` is
-    the best score found among orders with ``i`` before ``j`` minus the best among orders with
-    ``j`` before ``i``: hill climbs (single-node moves, at most ``max_sweeps`` sweeps) from the
-    fitted order and from the two nearest reversed orders, moving ``j`` just before ``i`` or
-    ``i`` just after ``j``. Every alternative is a DAG (a
+    :meth:`~bayes_hcl.inference.search.order_search.OrderSearch.order_score`), plus, for
+    nodes modelled with non-Gaussian noise (pass every continuous node under a non-Gaussian
+    likelihood), ``n`` times the negentropy of their standardised within-cluster residuals.
+    ``delta(i, j)`` is the best score found among orders with ``i`` before ``j`` minus the best
+    among orders with ``j`` before ``i``: hill climbs (single-node moves, at most ``max_sweeps``
+    sweeps) from the fitted order and from the two nearest reversed orders, moving ``j`` just
+    before ``i`` or ``i`` just after ``j``. Every alternative is a DAG (a
     single-edge reversal can close a cycle) and may add the edges it needs, so the evidence
     for a collider is what the extra edge costs, not the fit of a graph that cannot represent
     the data; the climb reaches Markov-equivalent orders that one move cannot (a chain

@@ -12,16 +12,14 @@ Rules (the thresholds are arguments of :func:`identifiability_report`):
 
 * an edge is ``not supported`` when ``P(i->j) + P(j->i) < 0.5``; it is ``identified`` when the
   posterior has decided (``P(i->j) >= 0.8`` and at least 90 % of the adjacency mass), a reason
-  of :mod:`bayes_hcl.results.identifiability.orientation` holds on the fitted graph, the data
-  favour the edge's
-  presence and its orientation each by at least ``delta_threshold`` nats
+  of :mod:`bayes_hcl.results.identifiability.orientation` holds on the fitted graph, the
+  data favour the edge's presence and its orientation each by at least ``delta_threshold`` nats
   (``adjacency_evidence``, ``delta_evidence``: BIC evidence within the clusters, see
-  :class:`~bayes_hcl.results.identifiability.orientation.OrderEvidence`), and the fit is not
-  flagged as a Gaussian
-  fit of non-Gaussian data; otherwise ``orientation ambiguous``. ``delta_evidence`` is
-  hill-climbed over reversed orders (moving the endpoints' ancestors and descendants) only
-  for edges that pass every other test; for the rest it is the value of the two nearest
-  reversed orders, an upper bound;
+  :class:`~bayes_hcl.results.identifiability.orientation.OrderEvidence`), and the fit is
+  not flagged as a Gaussian fit of non-Gaussian data; otherwise ``orientation ambiguous``.
+  ``delta_evidence`` is hill-climbed over reversed orders (moving the endpoints' ancestors and
+  descendants) only for edges that pass every other test; for the rest it is the value of the two
+  nearest reversed orders, an upper bound;
 * heterogeneity is ``supported`` when more than one cluster is occupied with posterior
   probability >= 0.5 and the best fit with several clusters beats the best one-cluster fit by
   at least ``evidence_threshold`` nats (log Bayes factor, from the restarts' ELBOs); under a
@@ -226,12 +224,11 @@ def cpdag_adjacency(
 ) -> np.ndarray:
     """Pooled graph as a CPDAG: edges the report cannot orient are undirected (both 1s).
 
-    Starts from :func:`bayes_hcl.results.summary.adjacency_with_ambiguous` of the pooled
-    probabilities;
-    a pair adjacent with probability ``>= threshold`` that the report calls ``orientation
-    ambiguous`` is then undirected even where the (mean-field) posterior has settled on one
-    direction: that confidence comes from the order the fit happened to reach, not the data.
-    """
+    Starts from :func:`bayes_hcl.results.summary.adjacency_with_ambiguous` of the
+    pooled probabilities; a pair adjacent with probability ``>= threshold`` that the report
+    calls ``orientation ambiguous`` is then undirected even where the (mean-field) posterior has
+    settled on one direction: that confidence comes from the order the fit happened to reach, not
+    the data."""
     adj = adjacency_with_ambiguous(pooled, threshold)
     index = {name: k for k, name in enumerate(columns)}
     for entry in report["edges"]:
