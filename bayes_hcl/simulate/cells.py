@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_hcl.simulate.densities import cell_state_loglik
 from bayes_hcl.simulate.draws import cluster_graphs, cluster_sizes, gamma_rate, random_dag
 from bayes_hcl.simulate.layout import ColumnOrder
-from bayes_hcl.simulate.truth import SimulatedData
+from bayes_hcl.simulate.truth import SimulatedData, single_cell_loglik
 
 __all__ = ["SingleCellData", "simulate_single_cell", "single_cell_loglik"]
 
@@ -49,29 +48,6 @@ class SingleCellData(SimulatedData):
             ``(n, K)`` log-likelihoods (see :func:`single_cell_loglik`).
         """
         return single_cell_loglik(self)
-
-
-def single_cell_loglik(sim: SimulatedData) -> np.ndarray:
-    """``(n, K)`` log-likelihood of every cell under every state's true parameters.
-
-    Parameters
-    ----------
-    sim : SimulatedData
-        A result of :func:`simulate_single_cell`.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, K)`` log-likelihoods.
-    """
-    return cell_state_loglik(
-        sim.data.to_numpy(dtype=float),
-        np.asarray(sim.size_factors),
-        np.asarray(sim.settings["log_base"]),
-        np.asarray(sim.settings["phi"]),
-        sim.weights,
-        sim.intercepts,
-    )
 
 
 def simulate_single_cell(

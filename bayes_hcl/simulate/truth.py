@@ -11,7 +11,7 @@ import pandas as pd
 
 from bayes_hcl.simulate.densities import cell_state_loglik, parent_values, row_loglik
 
-__all__ = ["SimulatedData"]
+__all__ = ["SimulatedData", "single_cell_loglik"]
 
 
 @dataclass(frozen=True)
@@ -85,14 +85,7 @@ class SimulatedData:
         """
         if self.settings.get("kind") == "single_cell":
             # single-cell data pickled by 0.1.0 (before SingleCellData) or built by hand
-            return cell_state_loglik(
-                self.data.to_numpy(dtype=float),
-                np.asarray(self.size_factors),
-                np.asarray(self.settings["log_base"]),
-                np.asarray(self.settings["phi"]),
-                self.weights,
-                self.intercepts,
-            )
+            return single_cell_loglik(self)
         values = self.codes()
         scores_of = [np.asarray(self.level_scores.get(c, [])) for c in self.data.columns]
         as_parent = parent_values(values, self.types, scores_of)
@@ -167,3 +160,26 @@ class SimulatedData:
 def _edge_list(adj: np.ndarray, cols: list[str]) -> list[list[str]]:
     """``[cause, effect]`` column pairs of the edges of ``adj``."""
     return [[cols[i], cols[j]] for i, j in zip(*np.nonzero(adj), strict=True)]
+
+
+def single_cell_loglik(sim: SimulatedData) -> np.ndarray:
+    """``(n, K)`` log-likelihood of every cell under every state's true parameters.
+
+    Parameters
+    ----------
+    sim : SimulatedData
+        A result of :func:`~bayes_hcl.simulate.cells.simulate_single_cell`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, K)`` log-likelihoods.
+    """
+    return cell_state_loglik(
+        sim.data.to_numpy(dtype=float),
+        np.asarray(sim.size_factors),
+        np.asarray(sim.settings["log_base"]),
+        np.asarray(sim.settings["phi"]),
+        sim.weights,
+        sim.intercepts,
+    )
