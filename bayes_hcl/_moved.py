@@ -77,6 +77,12 @@ MOVED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "bayes_hcl.convergence": {"ConvergenceWarning": ("bayes_hcl.errors", "ConvergenceWarning")},
     "bayes_hcl.likelihoods": {"CATEGORICAL": ("bayes_hcl.vartypes", "CATEGORICAL")},
+    "bayes_hcl.summary": {
+        "EFFECT_COLUMNS": ("bayes_hcl.results.effects", "EFFECT_COLUMNS"),
+        "effect_table": ("bayes_hcl.results.effects", "effect_table"),
+        "hdi": ("bayes_hcl.results.effects", "hdi"),
+        "mechanism_changes": ("bayes_hcl.results.mechanisms", "mechanism_changes"),
+    },
     "bayes_hcl.order_moves": {
         "cluster_moments": ("bayes_hcl.inference.nuts.order_moves", "proposal_moments"),
         "MIN_WEIGHT_CHANGE": ("bayes_hcl.inference.nuts.order_moves", "MIN_PROPOSED_WEIGHT_STEP"),

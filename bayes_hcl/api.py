@@ -146,9 +146,24 @@ def fit(
         ``n × d`` observations; column types are inferred (see
         :func:`bayes_hcl.data.type_inference.describe_types`) unless given in ``types``.
     model : str, path or Config
-        Preset name (``"hcl"``, ``"gaussian"``, ``"one_cluster"``), a ``.toml`` path, or a
-        ready configuration.
+        A preset name, a ``.toml`` path, or a ready configuration. The presets shipped in
+        ``models/`` (:func:`bayes_hcl.config.available_presets`; see ``docs/presets.md``):
+
+        * ``"hcl"`` (default): Dirichlet-process mixture of linear SEMs sharing one causal
+          order; mixed types, Gaussian noise on continuous variables.
+        * ``"heavy_tailed"``: Laplace noise on continuous variables, for symmetric heavy
+          tails; can orient edges by non-Gaussian noise; as fast as the default.
+        * ``"robust"``: Gaussian-mixture noise, for skewed or heavy-tailed continuous data;
+          about four times slower per step.
+        * ``"gaussian"``: every column modelled as Gaussian (binary and count columns
+          z-scored); a baseline against the mixed-type default.
+        * ``"one_cluster"``: one population, no mixture; the homogeneous reference.
+        * ``"single_cell"``: single-cell (or other overdispersed) counts: negative binomial
+          (NB2) likelihood and per-cell size factors from the row totals.
+        * ``"factorial"``: two independent latent factors, each shifting its own variables
+          (see ``latent_factors``).
     method : {"svi", "nuts"}
+        Case-insensitive (``"NUTS"`` is ``"nuts"``; the result records the lower-case name).
         ``"svi"``: variational fit with vmapped restarts (fast; edge probabilities from a
         mean-field posterior). ``"nuts"``: the SVI fit, then NUTS chains started from it with
         Metropolis moves on the causal order (slower; calibrated probabilities, R-hat/ESS in
@@ -156,8 +171,13 @@ def fit(
     seed : int
         Seed of every random choice; the same seed and data give the same result.
     types : mapping, optional
-        Column -> ``"continuous" | "binary" | "count"`` overrides, or a count likelihood
-        (``"poisson"``, ``"negative_binomial"``) for that column alone.
+        Column -> declared type, overriding the inferred one (case-insensitive). A variable
+        type: ``"continuous"``, ``"binary"``, ``"count"``, ``"categorical"`` (unordered
+        levels, a multinomial-logit child) or ``"ordinal"`` (ordered levels, modelled as
+        continuous on their ranks); or a count likelihood for that column alone, which makes
+        it a count: ``"poisson"``, ``"negative_binomial"`` (alias ``"nb"``). An ordinal
+        column's levels in order, lowest first (``["low", "mid", "high"]`` or
+        ``"ordinal:low<mid<high"``), declare it ordinal with that order.
     max_clusters : int, optional
         Truncation ``K_max`` of the Dirichlet process (overrides the preset); with several
         latent factors, the states of each factor.
@@ -167,12 +187,16 @@ def fit(
         whose states shift their own, unknown, set of variables; their joint states
         (``max_clusters ** m``, at most 64) are summed out exactly. Read them with
         :attr:`~bayes_hcl.results.HCLResult.factors`. SVI only, all rows per step.
-    num_steps, num_restarts : int, optional
-        SVI steps and vmapped restarts (override the preset; NUTS starts from this fit).
+    num_steps : int, optional
+        SVI steps (overrides the preset; NUTS starts from this fit).
+    num_restarts : int, optional
+        Vmapped SVI restarts (overrides the preset; NUTS starts from this fit).
     num_samples : int, optional
         Posterior draws: in total for SVI, per chain for NUTS.
-    num_warmup, num_chains : int, optional
-        NUTS warm-up transitions per chain and number of chains.
+    num_warmup : int, optional
+        NUTS warm-up transitions per chain (``method="nuts"`` only).
+    num_chains : int, optional
+        Number of NUTS chains (``method="nuts"`` only).
     batch_size : int, optional
         Rows per SVI step (overrides the preset's ``svi.batch_size``; its default 0 takes all
         rows up to 50,000 and minibatches of 4,096 above). A minibatch fit streams rows from
@@ -197,8 +221,15 @@ def fit(
     -------
     HCLResult
         The posterior with summaries, diagnostics, ``to_arviz()`` and ``save()``.
+
+    Raises
+    ------
+    DataError
+        The data cannot be read or encoded (one line naming the column or row).
+    ConfigError
+        An unknown method, preset or preset key, or a bad option value.
     """
-    _check_call(method, seed)
+    method = _check_call(method, seed)
     svi_options, nuts_options = _options(
         method,
         num_steps=num_steps,
@@ -229,25 +260,33 @@ def fit(
     return result
 
 
-def _check_call(method: str, seed: int) -> None:
-    """Refuse an unknown method or a seed that is not a non-negative integer."""
-    if method not in METHODS:
-        raise ConfigError(f"method {method!r} is not available; choose one of {METHODS}")
+def _check_call(method: str, seed: int) -> str:
+    """The method's name in lower case (names are case-insensitive); refuse an unknown
+    method or a seed that is not a non-negative integer."""
+    name = method.strip().lower() if isinstance(method, str) else method
+    if name not in METHODS:
+        raise ConfigError(
+            f"method {method!r} is not available; choose one of {', '.join(METHODS)}"
+            " (case-insensitive)"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    return name
 
 
 def _result_attributes(
     raw: Fit, data: PreparedData, config: Config, seed: int, command: str
 ) -> dict[str, Any]:
     """What a result records beside its draws: method, seed, the call, the full config
-    (which reproduces it), the data's metadata, versions, timings and layout."""
+    (which reproduces it), the data's metadata, the column types chosen and why (warning
+    about the flagged ones), versions, timings and layout."""
     return {
         "method": raw.method,
         "seed": seed,
         "command": command,
         "config": config.to_dict(),
         "data": data.to_dict(),
+        "column_types": data.type_table(config.model.count_likelihood, warn=True),
         "versions": versions(),
         "timings": raw.timings,
         "batch_size": raw.batch_size,

@@ -13,7 +13,8 @@ os.environ.setdefault("BAYES_HCL_CACHE_DIR", tempfile.mkdtemp(prefix="bayes_hcl_
 
 import bayes_hcl as bh
 
-# DESIGN section 5: the fixed top level of identifiability.json and the keys of every edge
+# docs/outputs.md and docs/identifiability.md: the fixed top level of identifiability.json and
+# the keys of every edge
 REPORT_SECTIONS = {"edges", "clusters", "agreement", "conditions", "interpretation", "warnings"}
 EDGE_KEYS = {
     "cause",

@@ -4,6 +4,7 @@ import pytest
 
 import bayes_hcl as bh
 from bayes_hcl.api import _prepare
+from tests.conftest import SMALL_FIT
 
 
 def test_too_few_rows_for_the_number_of_variables():
@@ -40,3 +41,19 @@ def test_bad_options_are_config_errors(kwargs, match):
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=list("abc"))
     with pytest.raises(bh.ConfigError, match=match):
         bh.fit(df, **kwargs)
+
+
+def test_method_names_are_case_insensitive(small_sim):
+    df = small_sim.data
+    with pytest.raises(bh.ConfigError, match="num_chains must be a positive integer"):
+        bh.fit(df, method="NUTS", num_chains=0)  # taken as "nuts", refused before fitting
+    with pytest.raises(bh.ConfigError, match=r"num_warmup apply to method='nuts' only"):
+        bh.fit(df, method="Svi", num_warmup=10)
+    with pytest.raises(bh.ConfigError) as err:
+        bh.fit(df, method="MCMC")
+    message = str(err.value)
+    assert "\n" not in message and "'MCMC' is not available" in message
+    assert all(name in message for name in bh.api.METHODS)
+    # the shape and settings of the session's small fit: its compiled programs are reused
+    result = bh.fit(df, method="SVI", seed=0, progress=False, **{**SMALL_FIT, "num_steps": 50})
+    assert result.meta["method"] == "svi" and "method='svi'" in result.meta["command"]

@@ -80,7 +80,14 @@ def _cmd_fit(args) -> int:
     if not is_main_process():
         return 0  # every process of a distributed run holds the same result; one writes it
     _write_fit(result, out, ["bayes-hcl", *args.argv], time.perf_counter() - start)
-    print(f"{result}{_factor_lines(result)}\nidentifiability:\n{_headline(result)}\nwrote {out}/")
+    if not args.quiet:
+        print(_type_lines(result))
+    note = result.cluster_note()["text"]
+    clusters = f"\nclusters: {note}" if note else ""
+    print(
+        f"{result}{clusters}{_factor_lines(result)}\nidentifiability:\n{_headline(result)}"
+        f"\nwrote {out}/"
+    )
     return 0
 
 
@@ -93,6 +100,29 @@ def _write_fit(result, out: Path, command: list[str], wall_s: float) -> None:
         folder = Path(tmp) / out.name
         write_outputs(result, folder, extra)
         replace_folder(folder, out)
+
+
+def _type_lines(result) -> str:
+    """The column types the fit assumed, one line per column (type, likelihood, why), with
+    each flag's note on the line below."""
+    table = result.column_types()
+    rows = [
+        (
+            str(row["column"]),
+            str(row["type"]),
+            str(row.get("likelihood", "")).split(",")[0],
+            str(row.get("reason", "")),
+        )
+        for row in table.to_dict("records")
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["column types (declare others with --types NAME=TYPE):"]
+    for row, note in zip(rows, table.get("note", [""] * len(rows)), strict=True):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append(("  " + "  ".join([*cells, row[3]])).rstrip())
+        if note:
+            lines.append(f"  {'':{widths[0]}}  note: {note}")
+    return "\n".join(lines)
 
 
 def _headline(result) -> str:

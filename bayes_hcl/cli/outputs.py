@@ -68,6 +68,13 @@ def _json(value) -> str:
     return json.dumps(clean(value), indent=2, allow_nan=False)
 
 
+def _column_types(result) -> list[dict]:
+    """``summary.json``'s ``column_types``: per column the type the fit assumed, its
+    likelihood, missing cells, why, and any flag with its note (``HCLResult.column_types``;
+    ``column`` and ``type`` only for a result from before the table was recorded)."""
+    return result.column_types().to_dict("records")
+
+
 def _summary_json(result, extra: dict) -> dict:
     restarts = result.idata["restarts"]
     k_post = result.n_clusters()
@@ -83,6 +90,8 @@ def _summary_json(result, extra: dict) -> dict:
         "timings": result.meta["timings"],
         "convergence": result.convergence(),
         "n_clusters": len(result.occupied_clusters()),
+        "clusters_shown": result.occupied_clusters(),
+        "clusters_note": result.cluster_note(),
         "latent_factors": result.config.model.latent_factors,
         "n_clusters_posterior": {str(k): float(p) for k, p in k_post.items()},
         "cluster_sizes": {
@@ -93,6 +102,7 @@ def _summary_json(result, extra: dict) -> dict:
             "levels": result.meta["data"].get("levels", {}),
         },
         "missing_cells": result.missing_cells(),
+        "column_types": _column_types(result),
         "config": result.meta["config"],
         **extra,
     }

@@ -58,7 +58,9 @@ def _fit_data_options(group) -> None:
         default="",
         help=(
             "type overrides (continuous, binary, count, categorical, ordinal, poisson, "
-            "negative_binomial), e.g. smoker=binary,visits=count,stage=categorical"
+            "negative_binomial), e.g. smoker=binary,visits=count,stage=categorical; "
+            "NAME=ordinal:A<B<C declares an ordinal column with its levels lowest first "
+            "(quote it in a shell: 'grade=ordinal:low<mid<high')"
         ),
     )
     group.add_argument(
@@ -96,11 +98,19 @@ def _fit_model_options(group) -> None:
     )
 
 
+def _method_name(text: str) -> str:
+    """``--method``'s value in lower case: method names are case-insensitive (``api.fit``
+    checks the name, so ``--help`` need not import the inference methods)."""
+    return text.strip().lower()
+
+
 def _fit_inference_options(group) -> None:
     group.add_argument(
         "--method",
         default="svi",
-        help="svi (fast, approximate) or nuts (SVI start, then NUTS with order moves)",
+        type=_method_name,
+        help="svi (fast, approximate) or nuts (SVI start, then NUTS with order moves); "
+        "case-insensitive",
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
     group.add_argument("--num-steps", type=int, default=None, help="SVI steps")
@@ -116,7 +126,9 @@ def _fit_inference_options(group) -> None:
         default=None,
         help="rows per SVI step (default: all rows up to 50,000, minibatches of 4,096 above)",
     )
-    group.add_argument("--quiet", action="store_true", help="no progress bar")
+    group.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no column-type table"
+    )
 
 
 def _fit_distributed_options(group) -> None:

@@ -20,7 +20,9 @@ Encoding for the model (see :mod:`bayes_hcl.data`):
   other variables (:func:`proxy_score`).
 * **ordinal**: the level ranks ``0 .. L - 1``, z-scored and modelled as a continuous variable
   (a linear-Gaussian equation on the ranks). This keeps the order of the levels and one
-  weight per edge; it treats neighbouring levels as equally spaced.
+  weight per edge; it treats neighbouring levels as equally spaced. Text has no order of its
+  own: declared ordinal, it needs its levels in order (``types={"grade": ["low", "mid",
+  "high"]}`` or ``--types "grade=ordinal:low<mid<high"``; :func:`ordered_level_codes`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_hcl.data.columns import column_values, format_row, format_value, missing_error, plural
+from bayes_hcl.data.columns import (
+    LEVEL_SEPARATOR,
+    column_values,
+    format_row,
+    format_value,
+    missing_error,
+    plural,
+)
 from bayes_hcl.errors import DataError
 
 __all__ = [
@@ -38,8 +47,10 @@ __all__ = [
     "check_numeric_text",
     "level_codes",
     "one_hot_block",
+    "ordered_level_codes",
     "proxy_score",
     "text_kind",
+    "unordered_ordinal_error",
 ]
 
 #: Variable types whose values are levels.
@@ -131,6 +142,69 @@ def level_codes(
     if absent.any() and missing != "mask":
         raise missing_error(name, int(absent.sum()), s.index[int(np.argmax(absent))])
     return codes.astype(np.float64), levels
+
+
+def _cell_label(value) -> str:
+    """The label a cell is matched by against a declared order: text as it is, a number
+    as its level label (``3`` for ``3.0``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return _level_label(value)
+    return str(value)
+
+
+def ordered_level_codes(
+    name: str, s: pd.Series, order: tuple[str, ...], missing: str = "error"
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Level codes of a column declared ordinal with its levels in ``order`` (lowest first).
+
+    Cells are matched by their label (text as written; a number as ``3`` or ``2.5``).
+    Raises :class:`~bayes_hcl.errors.DataError` on a cell whose label is not in ``order``,
+    a level of ``order`` no row has, or missing cells (unless ``missing="mask"``).
+    """
+    present = s.notna().to_numpy()
+    if not present.any():
+        raise DataError(f"column {name!r} has no observed value (every cell is missing); drop it")
+    if not present.all() and missing != "mask":
+        raise missing_error(name, int((~present).sum()), s.index[int(np.argmin(present))])
+    lookup = {level: i for i, level in enumerate(order)}
+    observed = s[present]
+    labels = {v: _cell_label(v) for v in pd.unique(observed.astype(object))}
+    unknown = [v for v, label in labels.items() if label not in lookup]
+    if unknown:
+        row = observed.index[int(np.argmax(observed.astype(object).isin(unknown[:1]).to_numpy()))]
+        raise DataError(
+            f"column {name!r} has a value {format_value(unknown[0])} (row {format_row(row)}) "
+            f"that is not in its declared order {LEVEL_SEPARATOR.join(order)}; add it to "
+            "the order"
+        )
+    codes = np.full(len(s), np.nan)
+    codes[present] = [lookup[labels[v]] for v in observed.astype(object)]
+    used = set(codes[present].astype(int).tolist())
+    unused = [level for i, level in enumerate(order) if i not in used]
+    if unused:
+        raise DataError(
+            f"column {name!r} has no row with level {unused[0]!r} of its declared order; "
+            "drop that level from the order"
+        )
+    return codes, tuple(order)
+
+
+def unordered_ordinal_error(name: str, s: pd.Series) -> DataError:
+    """The error for text or an unordered category declared ``ordinal`` without an order:
+    it names the two ways to give the order, with the column's own levels."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        levels = [str(c) for c in s.cat.categories]
+    else:
+        levels = sorted({str(v) for v in s[s.notna()]})
+    shown = levels if len(levels) <= 6 else [*levels[:5], "..."]
+    return DataError(
+        f"column {name!r} has levels without an order (text or an unordered category); to "
+        f"treat it as ordinal, give its levels lowest first (types={{{name!r}: {shown!r}}}, "
+        f"--types '{name}=ordinal:{LEVEL_SEPARATOR.join(shown)}', reordered), or declare it "
+        "categorical"
+    )
 
 
 def check_levels(name: str, kind: str, codes: np.ndarray, levels: tuple[str, ...]) -> None:

@@ -29,13 +29,16 @@ from bayes_hcl.errors import DataError
 from bayes_hcl.vartypes import COUNT_FAMILIES, DECLARABLE_TYPES
 
 __all__ = [
+    "LEVEL_SEPARATOR",
     "MISSING_POLICIES",
+    "ORDINAL_PREFIX",
     "check_declared",
     "check_types_arg",
     "column_values",
     "float_values",
     "format_row",
     "format_value",
+    "level_orders",
     "missing_error",
     "parse_types",
     "plural",
@@ -266,16 +269,74 @@ def column_values(name: str, s: pd.Series, missing: str = "error") -> np.ndarray
 # ------------------------------------------------------------------------ declared types
 
 
+#: A declared ordinal type with its levels in order: ``"ordinal:low<mid<high"``.
+ORDINAL_PREFIX = "ordinal:"
+#: Separates the levels of :data:`ORDINAL_PREFIX`, lowest first.
+LEVEL_SEPARATOR = "<"
+
+
+def _level_order(name: str, levels: Any) -> tuple[str, ...]:
+    """The levels of an ordinal declaration, lowest first, checked (at least 2, distinct,
+    none empty); ``levels`` is a list or tuple of labels or the text after ``ordinal:``."""
+    items = levels.split(LEVEL_SEPARATOR) if isinstance(levels, str) else list(levels)
+    order = tuple(str(v).strip() for v in items)
+    example = f"types={{{name!r}: ['low', 'mid', 'high']}}, --types '{name}=ordinal:low<mid<high'"
+    if len(order) < 2 or any(not v for v in order):
+        raise DataError(
+            f"column {name!r}: an ordinal order needs at least 2 non-empty levels, lowest "
+            f"first (got {levels!r}; e.g. {example})"
+        )
+    repeated = [v for i, v in enumerate(order) if v in order[:i]]
+    if repeated:
+        raise DataError(f"column {name!r}: level {repeated[0]!r} appears twice in its order")
+    return order
+
+
 def _check_type_name(name: str, kind: Any) -> str:
-    """Normalise a declared type (case and surrounding space ignored) or raise."""
+    """Normalise a declared type (case and surrounding space ignored) or raise.
+
+    A list or tuple of levels, or ``"ordinal:a<b<c"``, declares an ordinal column with that
+    order of its levels and normalises to ``"ordinal"``.
+    """
+    if isinstance(kind, (list, tuple)):
+        _level_order(name, kind)
+        return "ordinal"
     norm = kind.strip().lower() if isinstance(kind, str) else kind
-    norm = COUNT_FAMILIES.get(norm, norm)
+    if isinstance(norm, str) and norm.startswith(ORDINAL_PREFIX):
+        _level_order(name, kind.strip()[len(ORDINAL_PREFIX) :])
+        return "ordinal"
+    norm = COUNT_FAMILIES.get(norm, norm) if isinstance(norm, Hashable) else norm
     if norm not in DECLARABLE_TYPES:
         raise DataError(
             f"column {name!r}: unknown type {kind!r} "
-            f"(valid types: {', '.join(DECLARABLE_TYPES)}, nb)"
+            f"(valid types: {', '.join(DECLARABLE_TYPES)}, nb, "
+            f"or ordinal with its levels in order, e.g. {ORDINAL_PREFIX}low<mid<high)"
         )
     return norm
+
+
+def level_orders(types: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    """The declared level order of every column declared ordinal with one.
+
+    Parameters
+    ----------
+    types : mapping, optional
+        The ``types`` argument: a value that is a list or tuple of level labels, or
+        ``"ordinal:a<b<c"``, gives the order (lowest first); other values are ignored.
+
+    Returns
+    -------
+    dict of str to tuple of str
+        Column name -> its levels in order.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for key, kind in (types or {}).items():
+        name = str(key)
+        if isinstance(kind, (list, tuple)):
+            out[name] = _level_order(name, kind)
+        elif isinstance(kind, str) and kind.strip().lower().startswith(ORDINAL_PREFIX):
+            out[name] = _level_order(name, kind.strip()[len(ORDINAL_PREFIX) :])
+    return out
 
 
 def split_declared(kind: str) -> tuple[str, str]:
@@ -285,11 +346,13 @@ def split_declared(kind: str) -> tuple[str, str]:
 
 
 def parse_types(spec: str) -> dict[str, str]:
-    """Parse a type specification such as ``"a=binary,b=count"``.
+    """Parse a type specification such as ``"a=binary,b=count,grade=ordinal:low<mid<high"``.
 
     Items are ``NAME=TYPE`` separated by commas; whitespace around names and types and
     empty items are ignored, types are case-insensitive, and a name may contain ``=``
-    (the last ``=`` separates the type) but not ``,``.
+    (the last ``=`` separates the type) but not ``,``. ``NAME=ordinal:A<B<C`` declares an
+    ordinal column with levels ``A < B < C`` (lowest first; labels as written, case kept,
+    holding neither ``,`` nor ``<``).
 
     Parameters
     ----------
@@ -300,12 +363,13 @@ def parse_types(spec: str) -> dict[str, str]:
     -------
     dict of str to str
         Column name -> type, each type in :data:`DECLARABLE_TYPES` (``nb`` is read as
-        ``negative_binomial``).
+        ``negative_binomial``) or ``"ordinal:A<B<C"`` (see :func:`level_orders`).
 
     Raises
     ------
     DataError
-        On an item that is not ``NAME=TYPE``, an unknown type or a name given twice.
+        On an item that is not ``NAME=TYPE``, an unknown type, a bad level order or a name
+        given twice.
     """
     if not isinstance(spec, str):
         raise DataError(f"a type specification must be a string, got {type(spec).__name__}")
@@ -314,19 +378,31 @@ def parse_types(spec: str) -> dict[str, str]:
         item = raw.strip()
         if not item:
             continue
-        name, sep, kind = (part.strip() for part in item.rpartition("="))
+        at = item.lower().find("=" + ORDINAL_PREFIX)
+        split = (item[:at], "=", item[at + 1 :]) if at >= 0 else item.rpartition("=")
+        name, sep, kind = (part.strip() for part in split)
         if not sep or not name or not kind:
             raise DataError(
                 f"bad type specification {item!r}: expected NAME=TYPE (e.g. 'a=binary,b=count')"
             )
         if name in result:
             raise DataError(f"column {name!r} is given a type more than once in {spec!r}")
-        result[name] = _check_type_name(name, kind)
+        norm = _check_type_name(name, kind)
+        if norm == "ordinal" and kind.lower().startswith(ORDINAL_PREFIX):
+            norm = ORDINAL_PREFIX + LEVEL_SEPARATOR.join(
+                _level_order(name, kind[len(ORDINAL_PREFIX) :])
+            )
+        result[name] = norm
     return result
 
 
-def check_types_arg(types: Mapping[str, str] | None, columns: Sequence[str]) -> dict[str, str]:
-    """Validate the ``types`` argument against the columns; keys are converted to str."""
+def check_types_arg(types: Mapping[str, Any] | None, columns: Sequence[str]) -> dict[str, str]:
+    """Validate the ``types`` argument against the columns; keys are converted to str.
+
+    Values are type names, or an ordinal column's levels in order (a list or tuple, or
+    ``"ordinal:a<b<c"``), which give ``"ordinal"`` here; :func:`level_orders` returns the
+    orders.
+    """
     if types is None:
         return {}
     if not isinstance(types, Mapping):

@@ -14,8 +14,10 @@ from bayes_hcl.data.categorical import (
     declared_text_error,
     level_codes,
     one_hot_block,
+    ordered_level_codes,
     proxy_score,
     text_kind,
+    unordered_ordinal_error,
 )
 from bayes_hcl.data.columns import column_values, format_row, format_value, plural, split_declared
 from bayes_hcl.data.type_inference import infer_one_type
@@ -197,18 +199,24 @@ def _size_factor_column(df: pd.DataFrame, name: str) -> np.ndarray:
     return values
 
 
-def read_column(name: str, s: pd.Series, declared: dict, missing: str):
-    """Values (level codes for a categorical or ordinal column), levels, (type, likelihood)."""
+def read_column(
+    name: str, s: pd.Series, declared: dict, missing: str, order: tuple[str, ...] | None = None
+):
+    """Values (level codes for a categorical or ordinal column), levels, (type, likelihood).
+
+    ``order`` is the level order of a column declared ordinal with one (lowest first; see
+    :func:`bayes_hcl.data.columns.level_orders`).
+    """
     text, kind = text_kind(s), declared.get(name)
     if text is not None and kind is not None and kind not in LEVEL_KINDS:
         raise declared_text_error(name, s, kind)
+    if kind == "ordinal" and order is not None:
+        codes, levels = ordered_level_codes(name, s, order, missing)
+        check_levels(name, kind, codes, levels)
+        return codes, levels, (kind, "")
     if kind == "ordinal" and text == "categorical":
         # text has no order of its own: sorted labels would rank 'high' < 'low' < 'mid'
-        raise DataError(
-            f"column {name!r} has levels without an order (text or an unordered category); to "
-            "treat it as ordinal give it as an ordered pandas Categorical "
-            "(pd.Categorical(values, categories=[...], ordered=True)), or declare it categorical"
-        )
+        raise unordered_ordinal_error(name, s)
     if kind is None and text is not None:
         check_numeric_text(name, s)
     if kind in LEVEL_KINDS or (kind is None and text is not None):

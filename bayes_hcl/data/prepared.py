@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,7 @@ from bayes_hcl.data.columns import (
     MISSING_POLICIES,
     check_declared,
     check_types_arg,
+    level_orders,
     to_frame,
 )
 from bayes_hcl.data.encoding import (
@@ -52,6 +55,7 @@ from bayes_hcl.data.encoding import (
     read_column,
     row_size_factors,
 )
+from bayes_hcl.data.type_inference import type_reason, type_records, type_warnings
 from bayes_hcl.errors import DataError
 from bayes_hcl.vartypes import COUNT_LIKELIHOODS_CODES, TYPE_CODES, VARIABLE_TYPES
 
@@ -114,6 +118,10 @@ class PreparedData:
         column has one column per non-reference level (its z-scored indicator; at a missing
         cell, the conditional mean), every other column its ``x``. The
         ``x`` of a categorical column is its :func:`~bayes_hcl.data.categorical.proxy_score`.
+    reasons : tuple of str, optional
+        Per column, why it has its type (``"non-negative integers"``, ``"declared ordinal
+        (inferred: count)"``, ...; see :mod:`bayes_hcl.data.type_inference`); default all
+        ``""`` (not recorded).
 
     Notes
     -----
@@ -134,6 +142,7 @@ class PreparedData:
     count_likelihoods: tuple[str, ...] = ()
     levels: tuple[tuple[str, ...], ...] = ()
     design: np.ndarray | None = field(default=None)
+    reasons: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
@@ -152,6 +161,7 @@ class PreparedData:
         setattr_(self, "count_likelihoods", families)
         levels = tuple(tuple(str(v) for v in lv) for lv in self.levels) or ((),) * len(families)
         setattr_(self, "levels", levels)
+        setattr_(self, "reasons", tuple(str(r) for r in self.reasons) or ("",) * len(families))
         self._check_shapes()
 
     def _check_shapes(self) -> None:
@@ -160,7 +170,7 @@ class PreparedData:
         bad = [t for t in self.types if t not in VARIABLE_TYPES]
         if bad:
             raise DataError(f"unknown type {bad[0]!r} (valid types: {', '.join(VARIABLE_TYPES)})")
-        for name in ("types", "count_likelihoods", "levels"):
+        for name in ("types", "count_likelihoods", "levels", "reasons"):
             if len(getattr(self, name)) != d:
                 raise DataError(
                     f"PreparedData has {d} columns but {len(getattr(self, name))} {name}"
@@ -270,6 +280,42 @@ class PreparedData:
             self.observed[:, node_of],
         )
 
+    def type_table(
+        self, count_likelihood: str = "poisson", warn: bool = False
+    ) -> list[dict[str, object]]:
+        """What every column is treated as, and why (the table of
+        :func:`~bayes_hcl.data.type_inference.describe_types`, for the encoded data).
+
+        Parameters
+        ----------
+        count_likelihood : {"poisson", "negative_binomial"}
+            Likelihood of the count columns without a declared one (the preset's).
+        warn : bool, default False
+            Also issue a ``UserWarning`` per kind of flag (row identifiers, short scales,
+            overdispersed Poisson counts), naming the columns and the override;
+            :func:`bayes_hcl.fit` does when it records the table.
+
+        Returns
+        -------
+        list of dict
+            One JSON-ready record per column with keys ``column``, ``type``,
+            ``likelihood``, ``missing``, ``reason``, ``flag`` and ``note``.
+        """
+        records = type_records(
+            self.columns,
+            self.types,
+            self.count_likelihoods,
+            self.y,
+            self.observed,
+            self.reasons,
+            count_likelihood,
+        )
+        if warn:
+            for message in type_warnings(records):
+                # stack: here, the metadata of api.fit, fit, the caller of fit
+                warnings.warn(message, UserWarning, stacklevel=4)
+        return records
+
     def missing_counts(self) -> dict[str, int]:
         """Number of missing (masked) cells per column, for the columns that have any."""
         counts = (~self.observed).sum(0)
@@ -330,7 +376,7 @@ class PreparedData:
 
 def prepare(
     data: pd.DataFrame | np.ndarray | str | os.PathLike,
-    types: Mapping[str, str] | None = None,
+    types: Mapping[str, Any] | None = None,
     *,
     min_rows: int = 10,
     missing: str = "error",
@@ -370,7 +416,9 @@ def prepare(
         An ``n x d`` table (numbers, text or pandas categories), or the path of a CSV file
         holding one.
     types : mapping of str to str, optional
-        Explicit types for some or all columns, overriding inference (case-insensitive).
+        Explicit types for some or all columns, overriding inference (case-insensitive). An
+        ordinal column's levels in order, lowest first (``["low", "mid", "high"]`` or
+        ``"ordinal:low<mid<high"``), declare it ordinal with that order.
     min_rows : int, default 10
         Fewest rows accepted (at least 2).
     missing : {"error", "mask"}
@@ -401,9 +449,12 @@ def prepare(
     check_shape(df, int(min_rows))
     columns = list(df.columns)
     declared = check_types_arg(types, columns)
+    orders = level_orders(types)
     values, levels, chosen = {}, {}, {}
     for name in columns:
-        values[name], levels[name], chosen[name] = read_column(name, df[name], declared, missing)
+        values[name], levels[name], chosen[name] = read_column(
+            name, df[name], declared, missing, orders.get(name)
+        )
     kinds = {name: kind for name, (kind, _) in chosen.items()}
     for name in columns:
         check_declared(name, kinds[name], values[name], df.index)
@@ -432,4 +483,5 @@ def prepare(
         count_likelihoods=tuple(chosen[name][1] for name in columns),
         levels=tuple(levels[name] for name in columns),
         design=design,
+        reasons=tuple(type_reason(name, df[name], declared.get(name)) for name in columns),
     )

@@ -4,6 +4,8 @@ Cluster labels are arbitrary, so R-hat of a per-cluster parameter measures label
 much as mixing. The quantities checked here mean the same in every chain whatever the labels:
 the total log-likelihood, the number of occupied clusters, the agreement (adjusted Rand index)
 of each draw's partition with the point partition, and the pooled probability of every edge.
+When they disagree, :func:`chain_orders` shows each chain's causal order and the pairs of
+variables that chains hold in opposite orders.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from bayes_hcl.metrics import adjusted_rand_index
 from bayes_hcl.results.io.arviz_io import ess_array, rhat_array
 
 __all__ = [
+    "CHAIN_ORDERS_ADVICE",
     "RHAT_LIMIT",
+    "chain_orders",
     "convergence_report",
     "draw_pooled_edges",
     "free_run_weights",
@@ -26,6 +31,11 @@ __all__ = [
 
 RHAT_LIMIT = 1.05
 MIN_ESS_PER_CHAIN = 25
+#: What the warning on disagreeing chains recommends (the same text in ``summary.json``).
+CHAIN_ORDERS_ADVICE = (
+    "compare the chains' causal orders with result.chain_orders() (after the command line: "
+    "bayes_hcl.load_result('OUT/posterior.nc').chain_orders())"
+)
 
 
 def draw_pooled_edges(inclusion: np.ndarray, occupied: np.ndarray) -> np.ndarray:
@@ -136,10 +146,19 @@ def _warnings(report: dict[str, Any], chains: int) -> list[str]:
     bad = {k: v for k, v in rhats.items() if not v <= RHAT_LIMIT}  # NaN counts as bad
     if bad:
         listed = ", ".join(f"{k} {v:.2f}" for k, v in bad.items())
+        stuck = (
+            " (R-hat inf: every chain holds that quantity at its own constant value; for an "
+            "edge, the chains put its two ends in opposite orders in every draw)"
+            if any(np.isinf(v) for v in bad.values())
+            else ""
+        )
+        # the orders explain disagreeing edges and likelihoods, not a flickering spare cluster
+        orders = {"pooled edge probabilities", "log_likelihood"} & set(bad)
+        advice = f"{CHAIN_ORDERS_ADVICE}, and run" if orders else "run"
         out.append(
             f"chains disagree (R-hat > {RHAT_LIMIT}: {listed}; worst edge "
-            f"{report['edge_probabilities']['worst_edge']}): they sit in different modes or "
-            "have not mixed; run more warm-up and draws, or compare the chains' orders"
+            f"{report['edge_probabilities']['worst_edge']}){stuck}: they sit in different modes "
+            f"or have not mixed; {advice} more warm-up and draws"
         )
     ess_min = min(v["ess_bulk"] for v in report["quantities"].values())
     if chains > 1 and ess_min < MIN_ESS_PER_CHAIN * chains:
@@ -158,6 +177,107 @@ def _warnings(report: dict[str, Any], chains: int) -> list[str]:
             "mixing is slow; raise nuts.max_tree_depth or run longer"
         )
     return out
+
+
+# -- the causal order of each chain ---------------------------------------------------------------
+ORDER_COLUMNS = (
+    "draws",
+    "modal_order",
+    "share",
+    "n_orders",
+    "mean_log_likelihood",
+    "agrees",
+    "opposed_pairs",
+)
+
+
+def chain_orders(
+    phi: np.ndarray,
+    log_lik: np.ndarray | None,
+    columns: list[str],
+    runs: np.ndarray | None = None,
+    label: str = "chain",
+) -> pd.DataFrame:
+    """Each chain's (or SVI restart's) modal causal order, and whether the others share it.
+
+    A draw's causal order lists the variables by increasing node potential ``phi`` (an edge
+    ``i -> j`` needs ``phi[i] < phi[j]``), written ``"X0 < X3 < X1"``: causes first.
+
+    Parameters
+    ----------
+    phi : ndarray ``(C, S, d)``
+        Node potentials of every draw (NUTS: the ranks).
+    log_lik : ndarray ``(C, S)``, optional
+        Total log-likelihood of every draw; ``None`` (a minibatch fit, which keeps none)
+        gives NaN.
+    columns : list of str
+        Variable names.
+    runs : ndarray ``(C, S)`` of int, optional
+        The run each draw belongs to (an SVI fit: the restart it was drawn from); default:
+        its chain. Runs with no draw have no row.
+    label : str, default "chain"
+        Name of the first column (``"chain"`` or ``"restart"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: ``label``; ``draws``; ``modal_order``, the order the run visits
+        most often; ``share``, the fraction of the run's draws in that order; ``n_orders``,
+        the distinct orders the run visits; ``mean_log_likelihood``; ``agrees``, whether
+        at least half of the other runs have the same modal order (``<NA>`` with one run);
+        ``opposed_pairs``, the pairs the run puts in one order in every draw
+        while another run puts them in the opposite order in every draw (``"X7 < X0"``,
+        as this run has them; ``""`` if none). Such a pair holds R-hat at infinity for the
+        edge between them: no chain ever crosses to the other's orientation. Ties between
+        orders go to the first in lexicographic order of the variables' positions.
+    """
+    phi = np.asarray(phi, dtype=float)
+    chains, draws, d = phi.shape
+    flat = phi.reshape(chains * draws, d)
+    orders = np.argsort(flat, axis=-1, kind="stable")
+    distinct, code = np.unique(orders, axis=0, return_inverse=True)
+    code = np.asarray(code).reshape(-1)
+    if runs is None:
+        runs = np.repeat(np.arange(chains), draws)
+    runs = np.asarray(runs).reshape(-1)
+    if log_lik is None:
+        lik = np.full(chains * draws, np.nan)
+    else:
+        lik = np.asarray(log_lik, dtype=float).reshape(-1)
+
+    def counts(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(code[mask], minlength=len(distinct))
+
+    ids = np.unique(runs)
+    modal = np.array([counts(runs == r).argmax() for r in ids])
+    # before[r, i, j]: share of run r's draws that put variable i before variable j
+    before = np.stack([(flat[runs == r, :, None] < flat[runs == r, None, :]).mean(0) for r in ids])
+    rows = []
+    for r, run in enumerate(ids):
+        own = runs == run
+        others = np.delete(before, r, axis=0)
+        opposed = (before[r] == 1.0) & (others == 0.0).any(0)
+        seen = counts(own)
+        top = int(modal[r])
+        rest = np.delete(modal, r)
+        rows.append(
+            {
+                label: int(run),
+                "draws": int(own.sum()),
+                "modal_order": " < ".join(columns[i] for i in distinct[top]),
+                "share": float(seen[top] / own.sum()),
+                "n_orders": int((seen > 0).sum()),
+                "mean_log_likelihood": float(lik[own].mean()),
+                "agrees": bool(np.mean(rest == top) >= 0.5) if rest.size else pd.NA,
+                "opposed_pairs": ", ".join(
+                    f"{columns[i]} < {columns[j]}"
+                    for i, j in zip(*np.nonzero(opposed), strict=True)
+                ),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=[label, *ORDER_COLUMNS])
+    frame["agrees"] = frame["agrees"].astype("boolean")
+    return frame
 
 
 # -- agreement of independent runs (SVI restarts or NUTS chains) -------------------------------

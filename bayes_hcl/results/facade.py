@@ -16,7 +16,6 @@ import os
 from functools import cached_property
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -24,8 +23,9 @@ from bayes_hcl.config import Config
 from bayes_hcl.results import summary
 from bayes_hcl.results.convergence import convergence_report
 from bayes_hcl.results.draws import PosteriorDraws
+from bayes_hcl.results.edges import EdgeReadouts
 from bayes_hcl.results.factors import FactorReadout
-from bayes_hcl.results.identifiability.inputs import IdentifiabilityInputs
+from bayes_hcl.results.identifiability.inputs import IdentifiabilityInputs, restart_runs
 from bayes_hcl.results.identifiability.report import IdentifiabilityReport
 from bayes_hcl.results.identifiability.rules import identifiability_report
 from bayes_hcl.results.io.posterior import (
@@ -33,12 +33,14 @@ from bayes_hcl.results.io.posterior import (
     read_result_file,
     write_result_file,
 )
+from bayes_hcl.results.mechanisms import mechanism_changes
+from bayes_hcl.results.shown import cluster_note, shown_occupancy
 from bayes_hcl.vartypes import TYPE_CODES
 
 __all__ = ["HCLResult", "build_inference_data", "load_result"]
 
 
-class HCLResult:
+class HCLResult(EdgeReadouts):
     """Posterior of a heterogeneous causal model with summaries and diagnostics.
 
     Parameters
@@ -85,18 +87,68 @@ class HCLResult:
         """Rows an occupied cluster must hold: the share below which the fit prunes."""
         return self._posterior.min_size
 
+    def column_types(self) -> pd.DataFrame:
+        """The type each column was given at fit time, with which likelihood, and why.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per column, with columns ``column``, ``type``, ``likelihood`` (its
+            density as a child), ``missing`` (masked cells), ``reason`` (why the type:
+            inferred from the values, or declared), ``flag`` (``""``, ``"identifier"``,
+            ``"measurement"``, ``"short_scale"`` or ``"overdispersed"``; see
+            :mod:`bayes_hcl.data.type_inference`) and ``note`` (the override the flag
+            suggests). A result saved before the table was recorded has ``column`` and
+            ``type`` only.
+        """
+        recorded = self.meta.get("column_types")
+        if not recorded:
+            return pd.DataFrame({"column": self.columns, "type": self.types})
+        return pd.DataFrame(recorded)
+
     def missing_cells(self) -> dict[str, int]:
         """Cells that were missing and masked (``missing="mask"``), per column that had any;
         ``{}`` when none was (or for a fit from before missing values were supported)."""
         return dict(self.meta["data"].get("missing", {}))
 
     def occupied_clusters(self) -> list[int]:
-        """Clusters of the point partition (see :meth:`clusters`)."""
+        """The shown clusters: those of the point partition (see :meth:`clusters`).
+
+        Every readout — memberships, per-cluster and pooled edge probabilities, effects,
+        universal / specific mechanisms, shift targets, the CLI's ``clusters/<k>/`` folders
+        — is over exactly these; :meth:`cluster_note` says how they relate to the posterior
+        over the number of clusters.
+        """
         return sorted(int(k) for k in np.unique(self.clusters()))
+
+    @cached_property
+    def _shown_occupied(self) -> np.ndarray:
+        """Per-draw occupancy restricted to the shown clusters (the pooled readouts' mask)."""
+        return shown_occupancy(self._occupied, self.occupied_clusters())
+
+    def cluster_note(self) -> dict[str, Any]:
+        """How the shown clusters relate to the posterior over the number of clusters.
+
+        Returns
+        -------
+        dict
+            ``shown``, ``posterior_mode``, ``p_mode``, ``hidden`` (clusters the posterior
+            keeps in at least half the draws but the point estimate merges, with their
+            membership mass and where it went), ``fragile`` (shown clusters occupied in
+            fewer than half the draws) and ``text`` (one sentence, or ``None`` when the two
+            agree); see :func:`bayes_hcl.results.shown.cluster_note`.
+        """
+        if "_note" not in self.__dict__:
+            self.__dict__["_note"] = cluster_note(
+                self._occupied, self.clusters(), self._mean_membership()
+            )
+        return self.__dict__["_note"]
 
     # -- clusters -----------------------------------------------------------------------------
     def memberships(self) -> pd.DataFrame:
-        """Posterior membership probabilities, one column per occupied cluster (rows sum to 1)."""
+        """Posterior membership probabilities, one column per shown cluster (rows sum to 1;
+        the mass of clusters the point estimate does not show is shared out in proportion,
+        see :meth:`cluster_note`)."""
         m = self._mean_membership()[:, self.occupied_clusters()]
         m = m / m.sum(1, keepdims=True)
         return pd.DataFrame(m, columns=self.occupied_clusters()).rename_axis(columns="cluster")
@@ -153,137 +205,6 @@ class HCLResult:
         """
         return summary.n_clusters_posterior(self._occupied)
 
-    # -- edges --------------------------------------------------------------------------------
-    def _frame(self, matrix: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(
-            matrix,
-            index=pd.Index(self.columns, name="cause"),
-            columns=pd.Index(self.columns, name="effect"),
-        )
-
-    def edge_probabilities(self, cluster: int | None = None) -> pd.DataFrame:
-        """Edge probabilities (rows = cause, columns = effect).
-
-        With ``cluster=None`` the pooled probability that the edge is present in at least one
-        occupied cluster; otherwise the probability within that cluster.
-        """
-        inclusion = self._draws("inclusion")
-        if cluster is None:
-            return self._frame(summary.pooled_edge_probabilities(inclusion, self._occupied))
-        self._check_cluster(cluster)
-        return self._frame(inclusion[:, cluster].mean(0))
-
-    def _check_cluster(self, cluster: int) -> None:
-        if cluster not in range(self._draws("log_weights").shape[-1]):
-            raise ValueError(
-                f"cluster {cluster} does not exist (0..{self._draws('log_weights').shape[-1] - 1})"
-            )
-
-    def _unit_factor(self) -> np.ndarray:
-        """Multiply a standardised effect ``i -> j`` by this to get original units."""
-        scale = np.asarray(self.meta["data"]["scale"], dtype=float)
-        parent = np.where(np.asarray(self.types) == "binary", 1.0, scale)
-        child = np.where(np.asarray(self.types) == "continuous", scale, 1.0)
-        return child[None, :] / parent[:, None]
-
-    def effects(self, min_probability: float = 0.05, prob: float = 0.94) -> pd.DataFrame:
-        """Tidy table of effects per occupied cluster with HDIs and inclusion probabilities.
-
-        ``mean``/``hdi_*`` are in standardised units (per sd of a continuous or log1p-count
-        parent; per unit of a binary parent; on the sd / log-odds / log-rate scale of the
-        child); ``*_original`` convert continuous endpoints to the data's own units.
-        """
-        return summary.effect_table(
-            self._draws("weights"),
-            self._draws("inclusion"),
-            self.occupied_clusters(),
-            self.columns,
-            self._unit_factor(),
-            min_probability,
-            prob,
-        )
-
-    def _universality(self, min_probability: float) -> pd.DataFrame:
-        return summary.universality_table(
-            self._draws("inclusion"), self._occupied, self.columns, min_probability
-        )
-
-    def universal_edges(self, threshold: float = 0.5) -> pd.DataFrame:
-        """Edges present in every occupied cluster with probability >= threshold."""
-        table = self._universality(min(threshold, 0.05))
-        return table[table.p_all >= threshold].reset_index(drop=True)
-
-    def specific_edges(self, threshold: float = 0.5) -> pd.DataFrame:
-        """Edges present in some but not all occupied clusters with probability >= threshold.
-
-        Adds one column ``p_cluster_<k>`` per occupied cluster.
-        """
-        table = self._universality(min(threshold, 0.05))
-        return self._with_cluster_columns(table[table.p_specific >= threshold])
-
-    def _with_cluster_columns(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Add ``p_cluster_<k>`` (edge probability within cluster k) per occupied cluster."""
-        table = table.reset_index(drop=True)
-        inclusion = self._draws("inclusion").mean(0)
-        idx = {c: i for i, c in enumerate(self.columns)}
-        rows = (
-            np.array([idx[c] for c in table.cause], dtype=int),
-            np.array([idx[e] for e in table.effect], dtype=int),
-        )
-        for k in self.occupied_clusters():
-            table[f"p_cluster_{k}"] = inclusion[k][rows]
-        return table
-
-    def shift_targets(self, threshold: float | None = None) -> pd.DataFrame:
-        """Per variable, probability that the latent cluster shifts its intercept or noise.
-
-        With ``threshold`` only variables with ``p_shift >= threshold`` are returned.
-        """
-        table = summary.shift_table(
-            self._draws("intercept_shift"),
-            self._draws("noise_shift"),
-            self._draws("b"),
-            self._draws("sigma"),
-            self._occupied,
-            self.columns,
-        )
-        return (
-            table if threshold is None else table[table.p_shift >= threshold].reset_index(drop=True)
-        )
-
-    def graph(self, cluster: int | None = None, threshold: float = 0.5) -> nx.DiGraph:
-        """Graph of edges with probability >= threshold; always acyclic.
-
-        Edge attributes: ``probability`` and ``weight`` (posterior mean standardised effect; for
-        the pooled graph, averaged over occupied clusters by their size). Edges that would
-        close a cycle (possible only between thresholded marginals) are left out and listed
-        in ``graph.graph["skipped"]``.
-        """
-        prob = self.edge_probabilities(cluster).to_numpy()
-        weights = self._draws("weights").mean(0)
-        if cluster is None:
-            occ = self.occupied_clusters()
-            sizes = np.array([(self.clusters() == k).sum() for k in occ], dtype=float)
-            weight = np.tensordot(sizes / sizes.sum(), weights[occ], axes=1)
-        else:
-            weight = weights[cluster]
-        kept, skipped = summary.acyclic_edges(prob, threshold)
-        g = nx.DiGraph(
-            cluster=cluster,
-            threshold=threshold,
-            skipped=[(self.columns[i], self.columns[j]) for i, j in skipped],
-        )
-        for name, kind in zip(self.columns, self.types, strict=True):
-            g.add_node(name, type=kind)
-        for i, j in kept:
-            g.add_edge(
-                self.columns[i],
-                self.columns[j],
-                probability=float(prob[i, j]),
-                weight=float(weight[i, j]),
-            )
-        return g
-
     # -- diagnostics and reports --------------------------------------------------------------
     def identifiability(self) -> IdentifiabilityReport:
         """What the data can and cannot support (see
@@ -312,40 +233,23 @@ class HCLResult:
 
     @cached_property
     def _changes(self) -> tuple[np.ndarray, np.ndarray]:
-        return summary.mechanism_changes(
+        return mechanism_changes(
             self._draws("inclusion"),
             self._draws("weights"),
             self._draws("intercept_shift"),
             self._draws("noise_shift"),
-            self._occupied,
+            self._shown_occupied,
         )
 
     def mechanism_changes(self) -> pd.DataFrame:
-        """Per variable: probability that its mechanism differs between occupied clusters.
+        """Per variable: probability ``p_changes`` that its mechanism differs between shown
+        clusters (columns ``variable``, ``p_changes``).
 
         A variable's mechanism differs when its intercept or noise is shifted, or an incoming
         edge is present in some clusters only or has weights spanning more than 0.25
-        (standardised units); see :func:`bayes_hcl.results.summary.mechanism_changes`.
+        (standardised units); see :func:`bayes_hcl.results.mechanisms.mechanism_changes`.
         """
         return pd.DataFrame({"variable": self.columns, "p_changes": self._changes[1]})
-
-    def _runs(self) -> dict[str, np.ndarray]:
-        rs = self.idata["restarts"]
-        parts = rs["partition"].values
-        k = rs["inclusion"].shape[1]
-        occupied = np.stack([np.bincount(p, minlength=k) >= self._min_size for p in parts])
-        inclusion = np.where(occupied[:, :, None, None], rs["inclusion"].values, 0.0)
-        forced = rs.get("forced_one_cluster")
-        return {
-            "calls": inclusion.max(axis=1) >= 0.5,
-            "orders": rs["order"].values,
-            "partitions": parts,
-            "weights": rs["weight"].values,
-            "scores": rs["score"].values,
-            "forced_one_cluster": np.zeros(len(parts), bool)
-            if forced is None
-            else forced.values.astype(bool),
-        }
 
     def _likelihood(self) -> tuple[str, bool]:
         """Noise law of the continuous nodes and whether it is non-Gaussian."""
@@ -373,13 +277,14 @@ class HCLResult:
             edge_change=self._changes[0],
             node_change=self._changes[1],
             n_clusters=self.n_clusters().to_dict(),
-            universality=self._universality(0.05),
+            universality=self._mechanisms(0.05),
             shifts=self.shift_targets(),
-            runs=self._runs(),
+            runs=restart_runs(self.idata["restarts"], self._min_size),
             evidence=self.meta.get("evidence"),
             likelihood=name,
             non_gaussian_likelihood=non_gaussian,
             method=self.method,
+            cluster_ids=tuple(occ),
         )
 
     def convergence(self) -> dict[str, Any]:
@@ -390,6 +295,24 @@ class HCLResult:
         restarts in :meth:`identifiability`.
         """
         return self._convergence[0]
+
+    def chain_orders(self) -> pd.DataFrame:
+        """Each chain's causal order: the order it visits most often, that order's share of
+        its draws, how many orders it visits, its mean log-likelihood, whether the other
+        chains' draws share its order, and the pairs of variables chains hold in opposite
+        orders (see :func:`bayes_hcl.results.convergence.chain_orders`).
+
+        An SVI fit gives one row per restart that has draws (first column ``restart``).
+        """
+        from bayes_hcl.results.convergence import chain_orders
+
+        nuts = self.method == "nuts"
+        log_lik = None
+        if not self.compact:
+            log_lik = self.idata.log_likelihood["obs_loglik"].values.astype(np.float64).sum(-1)
+        runs = None if nuts else self.idata.sample_stats["restart"].values
+        phi = self.idata.posterior["phi"].values
+        return chain_orders(phi, log_lik, self.columns, runs, "chain" if nuts else "restart")
 
     @cached_property
     def _convergence(self) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -406,7 +329,7 @@ class HCLResult:
             self.idata.log_likelihood["obs_loglik"].values,
             post["membership"].values,
             post["inclusion"].values,
-            self._occupied.reshape(chains, draws, k),
+            self._shown_occupied.reshape(chains, draws, k),
             self.clusters(),
             self.columns,
             {name: self.idata.sample_stats[name].values for name in ("diverging", "tree_size")},
@@ -415,11 +338,20 @@ class HCLResult:
         return {"method": self.method, **report}, table
 
     def summary(self, min_probability: float = 0.05) -> pd.DataFrame:
-        """One row per candidate edge: pooled and per-cluster probabilities, universality,
-        the identifiability status of the pair, and, for the direction the report states, its
-        reason and ``delta_evidence``; for NUTS, R-hat and bulk ESS of the pooled edge
-        probability (NaN for SVI)."""
-        table = self._with_cluster_columns(self._universality(min_probability))
+        """One row per candidate edge (``p_edge >= min_probability``), by decreasing
+        ``p_edge``.
+
+        Columns (the glossary is ``docs/glossary.md``): ``cause``, ``effect``; ``p_edge``
+        (present in at least one shown cluster); ``p_all_clusters`` (present in every one);
+        ``p_universal`` (present with the same mechanism in every one) and ``p_differs``
+        (mechanism differs between them; ``p_universal + p_differs = p_edge``);
+        ``mechanism`` (``universal`` / ``specific`` / ``undecided`` / ``absent`` at 0.5, as
+        in :meth:`universal_edges`, :meth:`specific_edges`, the report and
+        ``identifiability.json``); ``p_cluster_<k>`` per shown cluster; ``status`` of the
+        pair in :meth:`identifiability`, and for the direction it states its ``reason`` and
+        ``delta_evidence``; ``rhat`` and ``ess_bulk`` of ``p_edge`` for NUTS (NaN for SVI).
+        """
+        table = self._mechanisms(min_probability)
         entries = {(e["cause"], e["effect"]): e for e in self.identifiability()["edges"]}
         pairs = list(zip(table.cause, table.effect, strict=True))
         found = [entries.get((c, e)) or entries.get((e, c)) for c, e in pairs]
@@ -435,7 +367,7 @@ class HCLResult:
         rows = [(idx[c], idx[e]) for c, e in zip(table.cause, table.effect, strict=True)]
         for col, name in ((0, "rhat"), (1, "ess_bulk")):
             table[name] = [np.nan if conv is None else conv[i, j, col] for i, j in rows]
-        return table.rename(columns={"p_any": "p_pooled"})
+        return table
 
     def plot(self, figsize: tuple[float, float] = (15.0, 9.0)):
         """One-figure overview (see :func:`bayes_hcl.viz.plots.plot_overview`); returns the Axes."""
@@ -478,8 +410,8 @@ class HCLResult:
         k = self.n_clusters()
         return (
             f"HCLResult(method={self.method!r}, n={self.idata.observed_data.sizes['obs']}, "
-            f"d={len(self.columns)}, clusters={len(self.occupied_clusters())} "
-            f"(P(K)={k.max():.2f} at K={int(k.idxmax())}), seed={self.seed})"
+            f"d={len(self.columns)}, clusters shown={len(self.occupied_clusters())}, "
+            f"posterior P(K={int(k.idxmax())})={k.max():.2f}, seed={self.seed})"
         )
 
 

@@ -9,14 +9,13 @@ effects, and whether the factors are separable (told apart by the data).
 *Factor f changes variable j* in a draw when two of its occupied states differ in ``j``'s
 intercept or noise scale by more than the spike of the shift prior reaches, or in an
 incoming edge weight by more than ``MIN_WEIGHT_CHANGE`` (the rule of
-:func:`bayes_hcl.results.summary.mechanism_changes`). An intercept or noise difference is scored by
-its responsibility under the spike-and-slab law of a difference of two shifts (spike and slab
-sd times ``sqrt(2)``, prior ``shift_prior``); an edge weight change counts 1 on an edge the
-draw's causal order allows. The draw's value is the largest over the state pairs and the
-kinds of change; the table averages it over draws. Two states both shifted by the same
-amount away from the universal value change nothing between the factor's states and are not
-counted.
-"""
+:func:`bayes_hcl.results.mechanisms.mechanism_changes`). An intercept or noise difference is
+scored by its responsibility under the spike-and-slab law of a difference of two shifts
+(spike and slab sd times ``sqrt(2)``, prior ``shift_prior``); an edge weight change counts 1
+on an edge the draw's causal order allows. The draw's value is the largest over the state
+pairs and the kinds of change; the table averages it over draws. Two states both shifted by
+the same amount away from the universal value change nothing between the factor's states and
+are not counted."""
 
 from __future__ import annotations
 

@@ -16,22 +16,7 @@ import pandas as pd
 
 from bayes_hcl.config import min_cluster_size
 
-EFFECT_COLUMNS = (
-    "cluster",
-    "parent",
-    "child",
-    "mean",
-    "sd",
-    "hdi_low",
-    "hdi_high",
-    "inclusion_prob",
-    "mean_original",
-    "hdi_low_original",
-    "hdi_high_original",
-)
-
 __all__ = [
-    "EFFECT_COLUMNS",
     "LOSS_PARTITION_MAX_ROWS",
     "MIN_WEIGHT_CHANGE",
     "absorb_small_clusters",
@@ -39,11 +24,10 @@ __all__ = [
     "adjacency_with_ambiguous",
     "coclustering",
     "coclustering_of_means",
-    "effect_table",
     "expected_binder_loss",
     "expected_vi_loss",
-    "hdi",
-    "mechanism_changes",
+    "in_any_cluster",
+    "in_every_cluster",
     "n_clusters_posterior",
     "occupancy_from_sizes",
     "point_partition",
@@ -59,7 +43,8 @@ __all__ = [
 LOSS_PARTITION_MAX_ROWS = 5_000
 
 #: Change of an edge weight between clusters (or a factor's states), in standardised units,
-#: that counts as a change of mechanism (:func:`mechanism_changes`, the factor readout).
+#: that counts as a change of mechanism (:func:`bayes_hcl.results.mechanisms.mechanism_changes`,
+#: the factor readout).
 MIN_WEIGHT_CHANGE = 0.25
 
 
@@ -106,16 +91,16 @@ def n_clusters_posterior(occupied: np.ndarray) -> pd.Series:
     return pd.Series(freq / counts.size, index=pd.Index(values, name="n_clusters"), name="prob")
 
 
-def _in_all(prob: np.ndarray, occupied: np.ndarray) -> np.ndarray:
+def in_every_cluster(prob: np.ndarray, occupied: np.ndarray) -> np.ndarray:
     """Per draw: probability that the event of ``prob`` ``(S, K, ...)`` (independent across
     clusters given the draw) holds in every occupied cluster."""
     occ = occupied.reshape(occupied.shape + (1,) * (prob.ndim - 2))
     return np.where(occ, prob, 1.0).prod(1)
 
 
-def _in_any(prob: np.ndarray, occupied: np.ndarray) -> np.ndarray:
+def in_any_cluster(prob: np.ndarray, occupied: np.ndarray) -> np.ndarray:
     """Per draw: probability that it holds in at least one occupied cluster."""
-    return 1.0 - _in_all(1.0 - prob, occupied)
+    return 1.0 - in_every_cluster(1.0 - prob, occupied)
 
 
 def pooled_edge_probabilities(inclusion: np.ndarray, occupied: np.ndarray) -> np.ndarray:
@@ -124,7 +109,7 @@ def pooled_edge_probabilities(inclusion: np.ndarray, occupied: np.ndarray) -> np
     Given a draw, the clusters' edge indicators are independent with probabilities
     ``inclusion[s, k]``, so ``P(any) = 1 - prod_k (1 - inclusion[s, k])`` over occupied k.
     """
-    return _in_any(inclusion, occupied).mean(0)
+    return in_any_cluster(inclusion, occupied).mean(0)
 
 
 def adjacency_with_ambiguous(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -146,13 +131,15 @@ def adjacency_with_ambiguous(probabilities: np.ndarray, threshold: float = 0.5) 
 def universality_table(
     inclusion: np.ndarray, occupied: np.ndarray, columns: Sequence[str], min_probability: float
 ) -> pd.DataFrame:
-    """Per ordered pair: P(edge in every occupied cluster), P(in some), P(specific).
+    """Presence only, per ordered pair: ``p_any`` (in some occupied cluster), ``p_all`` (in
+    every one) and ``p_specific = p_any - p_all``.
 
-    ``p_specific = p_any - p_all`` is the probability that the edge is present in some but not
-    all occupied clusters; with one occupied cluster an edge is universal by definition.
+    Kept for code written against 0.1.0; the readouts use
+    :func:`bayes_hcl.results.mechanisms.mechanism_table`, which also counts a change of
+    weight as a change of mechanism and names the columns as the glossary does.
     """
-    p_all = _in_all(inclusion, occupied).mean(0)
-    p_any = _in_any(inclusion, occupied).mean(0)
+    p_all = in_every_cluster(inclusion, occupied).mean(0)
+    p_any = in_any_cluster(inclusion, occupied).mean(0)
     rows = [
         (columns[i], columns[j], p_any[i, j], p_all[i, j], p_any[i, j] - p_all[i, j])
         for i in range(len(columns))
@@ -314,64 +301,6 @@ def absorb_small_clusters(
     return np.where(large[labels], labels, best_large)
 
 
-def hdi(samples: np.ndarray, prob: float = 0.94) -> tuple[np.ndarray, np.ndarray]:
-    """Highest-density interval over the first axis (shortest window holding ``prob``)."""
-    x = np.sort(samples, axis=0)
-    s = x.shape[0]
-    width = max(int(np.ceil(prob * s)), 1)
-    if width >= s:
-        return x[0], x[-1]
-    spans = x[width - 1 :] - x[: s - width + 1]
-    start = spans.argmin(0)
-    low = np.take_along_axis(x, start[None], 0)[0]
-    high = np.take_along_axis(x, (start + width - 1)[None], 0)[0]
-    return low, high
-
-
-def effect_table(
-    weights: np.ndarray,
-    inclusion: np.ndarray,
-    clusters: Sequence[int],
-    columns: Sequence[str],
-    unit_factor: np.ndarray,
-    min_probability: float = 0.05,
-    prob: float = 0.94,
-) -> pd.DataFrame:
-    """Tidy effects of every pair in every listed cluster with inclusion above a floor.
-
-    ``weights`` are ``(S, K, d, d)`` standardised effects (model averaged: a draw in the spike
-    contributes its near-zero weight). ``unit_factor[i, j]`` converts ``i -> j`` to original
-    units (``mean_original`` and the HDI bounds ``*_original``).
-    """
-    rows = []
-    for k in clusters:
-        w, p = weights[:, k], inclusion[:, k].mean(0)
-        low, high = hdi(w, prob)
-        mean, sd = w.mean(0), w.std(0)
-        for i, j in zip(*np.nonzero(p >= min_probability), strict=True):
-            f = unit_factor[i, j]
-            rows.append(
-                (
-                    k,
-                    columns[i],
-                    columns[j],
-                    mean[i, j],
-                    sd[i, j],
-                    low[i, j],
-                    high[i, j],
-                    p[i, j],
-                    mean[i, j] * f,
-                    low[i, j] * f,
-                    high[i, j] * f,
-                )
-            )
-    cols = list(EFFECT_COLUMNS)
-    frame = pd.DataFrame(rows, columns=cols)
-    return frame.sort_values(
-        ["cluster", "inclusion_prob"], ascending=[True, False], ignore_index=True
-    )
-
-
 def shift_table(
     intercept_shift: np.ndarray,
     noise_shift: np.ndarray,
@@ -391,7 +320,7 @@ def shift_table(
     occ = occupied[:, :, None]
 
     def p_any(resp):
-        return (_in_any(resp, occupied) * multi[:, None]).mean(0)
+        return (in_any_cluster(resp, occupied) * multi[:, None]).mean(0)
 
     b_spread = np.where(occ, intercepts, -np.inf).max(1) - np.where(occ, intercepts, np.inf).min(1)
     ratio = np.where(occ, noise, 0.0).max(1) / np.where(occ, noise, np.inf).min(1)
@@ -428,35 +357,3 @@ def acyclic_edges(prob: np.ndarray, threshold: float) -> tuple[list[tuple[int, i
             graph.add_edge(i, j)
             kept.append((i, j))
     return kept, skipped
-
-
-def mechanism_changes(
-    inclusion: np.ndarray,
-    weights: np.ndarray,
-    intercept_shift: np.ndarray,
-    noise_shift: np.ndarray,
-    occupied: np.ndarray,
-    min_weight_change: float = MIN_WEIGHT_CHANGE,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Probability that each edge's and each variable's mechanism differs between clusters.
-
-    Per draw with two or more occupied clusters, the edge ``i -> j`` differs when it is present
-    in some but not all occupied clusters, or present in all with weights that span more than
-    ``min_weight_change`` (standardised units); a variable's mechanism differs when its
-    intercept or noise is shifted (see :func:`shift_table`) or any incoming edge differs. The
-    events are combined within a draw as independent and averaged over draws.
-
-    Returns
-    -------
-    tuple of ndarray
-        ``p_edge`` ``(d, d)`` and ``p_node`` ``(d,)``.
-    """
-    occ = occupied[:, :, None, None]
-    multi = (occupied.sum(1) >= 2)[:, None, None]
-    p_all, p_any = _in_all(inclusion, occupied), _in_any(inclusion, occupied)
-    span = np.where(occ, weights, -np.inf).max(1) - np.where(occ, weights, np.inf).min(1)
-    edge = (p_any - p_all + p_all * (span > min_weight_change)) * multi
-    keep = (1.0 - _in_any(intercept_shift, occupied)) * (1.0 - _in_any(noise_shift, occupied))
-    keep = keep * (1.0 - edge).prod(1)
-    node = (1.0 - keep) * multi[:, :, 0]
-    return edge.mean(0), node.mean(0)

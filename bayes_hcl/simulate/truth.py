@@ -110,7 +110,9 @@ class SimulatedData:
 
         Each row goes to the cluster with the largest ``log(share) + log p(row | cluster)``
         (see :meth:`class_loglik`). Where the clusters overlap, even this classifier errs;
-        the ARI of its labels is the best any method can reach.
+        the ARI of its labels is what the true parameters give on this sample: a reference a
+        fitted model matches within sampling noise, and can exceed by chance on a finite
+        sample.
 
         Returns
         -------

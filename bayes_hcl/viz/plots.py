@@ -180,8 +180,9 @@ def plot_n_clusters(result, *, ax: Axes | None = None) -> Axes:
 def plot_effects(
     result, *, min_probability: float = 0.5, prob: float = 0.94, ax: Axes | None = None
 ) -> Axes:
-    """Forest plot: posterior mean and HDI of every effect with inclusion probability
-    >= ``min_probability``, one marker per occupied cluster (standardised units)."""
+    """Forest plot: posterior mean and HDI of every effect *given that the edge is present*
+    (``mean_if_present``, ``hdi_*_if_present`` of ``effects()``) with ``p_in_cluster >=
+    min_probability``, one marker per shown cluster (standardised units)."""
     table = result.effects(min_probability=min_probability, prob=prob)
     pairs = list(dict.fromkeys(zip(table.parent, table.child, strict=True)))
     ax = _axes(ax, (5.0, 0.4 * max(len(pairs), 3) + 1.0))
@@ -191,13 +192,14 @@ def plot_effects(
     for k, off in zip(clusters, offsets, strict=True):
         rows = table[table.cluster == k]
         y = np.array([index[(p, c)] for p, c in zip(rows.parent, rows.child, strict=True)]) + off
-        mean = rows["mean"].to_numpy()
-        err = np.vstack([mean - rows.hdi_low.to_numpy(), rows.hdi_high.to_numpy() - mean])
+        mean = rows["mean_if_present"].to_numpy()
+        low, high = rows.hdi_low_if_present.to_numpy(), rows.hdi_high_if_present.to_numpy()
+        err = np.vstack([mean - low, high - mean])
         ax.errorbar(mean, y, xerr=err, fmt="o", markersize=4, capsize=2, label=f"cluster {k}")
     ax.axvline(0.0, color="grey", lw=0.8)
     ax.set_yticks(range(len(pairs)), [f"{p} → {c}" for p, c in pairs])
     ax.invert_yaxis()
-    ax.set_xlabel(f"effect (standardised), {prob:.0%} HDI")
+    ax.set_xlabel(f"effect given the edge is present (standardised), {prob:.0%} HDI")
     ax.set_title("effects")
     if clusters:
         ax.legend(fontsize=7)

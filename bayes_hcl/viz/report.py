@@ -3,7 +3,9 @@
 Sections (each an ``<section id=...>``): ``overview`` (data and fit), ``clusters``, with
 several latent factors ``factors`` (states, what each changes, separability), ``graphs``,
 ``mechanisms`` (universal and cluster-specific edges), ``shifts``, ``effects``,
-``identifiability``, ``convergence`` and ``provenance`` (command, config, versions, seed).
+``identifiability``, ``convergence``, ``types`` (the type, likelihood and reason the fit took
+for every column, and the overrides its flags suggest) and ``provenance`` (command, config,
+versions, seed).
 Every figure comes from :mod:`bayes_hcl.viz.plots`; numbers carry their uncertainty (posterior
 probabilities, HDIs).
 """
@@ -34,6 +36,7 @@ SECTIONS = (
     "effects",
     "identifiability",
     "convergence",
+    "types",
     "provenance",
 )
 
@@ -156,8 +159,11 @@ def _clusters(result) -> str:
     text = "Posterior over the number of clusters: " + ", ".join(
         f"K = {i}: {p:.2f}" for i, p in k.items()
     )
+    shown = f"Clusters shown (point estimate): {', '.join(map(str, sizes.index))}."
+    note = result.cluster_note()["text"]
     return (
-        f"<p>{html.escape(text)}</p>"
+        f"<p>{html.escape(text)}. {html.escape(shown)}</p>"
+        + (f'<p class="warn">{html.escape(note[0].upper() + note[1:])}</p>' if note else "")
         + _table(table)
         + _figure(plots.plot_n_clusters(result))
         + _figure(plots.plot_coclustering(result))
@@ -195,8 +201,13 @@ def _graphs(result) -> str:
 
 def _mechanisms(result) -> str:
     return (
-        "<h3>Universal edges (present in every cluster)</h3>"
-        + _table(result.universal_edges(), "no edge is present in every cluster with P ≥ 0.5")
+        "<p>An edge is universal when it is present with the same mechanism in every cluster "
+        "shown (p_universal ≥ 0.5) and cluster-specific when its mechanism differs between "
+        "them (p_differs ≥ 0.5: present in some only, or weights differing by more than "
+        "0.25 sd); p_universal + p_differs = p_edge. The same classification is in "
+        "summary() and identifiability.json.</p>"
+        "<h3>Universal edges (same mechanism in every cluster)</h3>"
+        + _table(result.universal_edges(), "no edge is universal with P ≥ 0.5")
         + "<h3>Cluster-specific edges</h3>"
         + _table(result.specific_edges(), "no edge is cluster-specific with P ≥ 0.5")
     )
@@ -253,6 +264,22 @@ def _convergence(result) -> str:
     return "".join(parts)
 
 
+def _types(result) -> str:
+    table = result.column_types()
+    notes = table["note"] if "note" in table else pd.Series([""] * len(table))
+    items = "".join(
+        f'<li class="warn">{html.escape(f"{column}: {note}")}</li>'
+        for column, note in zip(table["column"], notes, strict=True)
+        if note
+    )
+    return (
+        "<p>What the fit assumed about every column: inferred from its values unless declared "
+        "(<code>types=</code>, <code>--types NAME=TYPE</code>).</p>"
+        + _table(table.drop(columns=["note"], errors="ignore"))
+        + (f"<h3>Notes</h3><ul>{items}</ul>" if items else "")
+    )
+
+
 def _provenance(result) -> str:
     command = result.meta.get("command") or "not recorded (a fit from an older version)"
     meta = {k: result.meta.get(k) for k in ("method", "seed", "versions", "created")}
@@ -290,6 +317,7 @@ def render_report(result, title: str = "bayes_hcl report") -> str:
         ),
         _section("identifiability", "What the data support", _identifiability(result)),
         _section("convergence", "Convergence", _convergence(result)),
+        _section("types", "Column types (what the fit assumed)", _types(result)),
         _section("provenance", "Provenance", _provenance(result)),
     ]
     return (

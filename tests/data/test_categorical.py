@@ -134,7 +134,8 @@ BAD = [
         np.resize(["low", "mid", "high"], 40),
         {"g": "ordinal"},
         r"column 'g' has levels without an order \(text or an unordered category\); to treat "
-        r"it as ordinal give it as an ordered pandas Categorical",
+        r"it as ordinal, give its levels lowest first \(types=\{'g': \['high', 'low', 'mid'\]\}, "
+        r"--types 'g=ordinal:high<low<mid', reordered\), or declare it categorical",
     ),
     (
         pd.Categorical(np.resize(["x", "y"], 40), ["x", "y", "z"]),

@@ -92,7 +92,15 @@ def test_infer_types_rejects_numbers_mixed_with_text():
 
 def test_describe_types_reasons(mixed):
     table = describe_types(mixed)
-    assert list(table.columns) == ["column", "type", "likelihood", "missing", "reason"]
+    assert list(table.columns) == [
+        "column",
+        "type",
+        "likelihood",
+        "missing",
+        "reason",
+        "flag",
+        "note",
+    ]
     assert list(table["column"]) == list(mixed.columns)
     reasons = dict(zip(table["column"], table["reason"], strict=True))
     assert reasons["bin_int"] == "values in {0, 1}"

@@ -211,6 +211,18 @@ def test_svi_convergence_says_it_does_not_apply(small_fit):
     assert small_fit.summary()["rhat"].isna().all()
 
 
+def test_chain_orders_reads_the_chains_and_the_svi_restarts(nuts_fit, small_fit):
+    table = nuts_fit.chain_orders()
+    assert table["chain"].tolist() == [0, 1] and (table["draws"] == 100).all()
+    for order in table["modal_order"]:
+        assert sorted(order.split(" < ")) == sorted(nuts_fit.columns)
+    assert table["share"].between(0, 1).all() and (table["n_orders"] >= 1).all()
+    loglik = nuts_fit.idata.log_likelihood["obs_loglik"].values.astype(float).sum(-1).mean(1)
+    np.testing.assert_allclose(table["mean_log_likelihood"], loglik, rtol=1e-6)
+    svi = small_fit.chain_orders()  # one row per restart that has draws
+    assert svi.columns[0] == "restart" and svi["draws"].sum() == 100
+
+
 def test_convergence_report_on_hand_built_chains():
     rng = np.random.default_rng(0)
     c, s, n, k, d = 2, 200, 30, 2, 3

@@ -1,9 +1,12 @@
 """Results are bit for bit those of the stored reference (``tests/reference``).
 
-The reference numbers were made by ``tests/reference/make_reference.py`` before the package
-was split into layer subpackages (issue #20), and any change meant to change no result must
-keep them: edge probabilities and memberships of a continuous fit and of a mixed fit
-(categorical, counts with size factors, binary, a masked cell, two latent factors).
+The reference numbers were made by ``tests/reference/make_reference.py`` on the code from
+before the package was split into layer subpackages (issue #20, commit 749e9fa), and any
+change meant to change no posterior must keep them: the per-cluster edge probabilities and
+weights and the memberships (means over draws, read straight from the InferenceData) of a
+continuous fit and of a mixed fit (categorical, counts with size factors, binary, a masked
+cell, two latent factors). Readouts built on them (the pooled probabilities over the shown
+clusters of issue #21, say) are checked in ``test_one_story`` and the results tests.
 
 Exact equality holds for the library versions the reference was made with; other versions of
 JAX, NumPyro or NumPy may round differently, so there the test stops with a skip that names

@@ -61,9 +61,13 @@ def mixed_fit():
 
 
 def readout(result) -> dict[str, np.ndarray]:
+    """The posterior itself, read from the InferenceData without any readout's definition:
+    per-cluster edge probabilities and weights, and memberships (means over draws)."""
+    post = result.idata.posterior
     return {
-        "edge_probabilities": result.edge_probabilities().to_numpy(),
-        "memberships": result.memberships().to_numpy(),
+        "inclusion": post["inclusion"].values.mean((0, 1)),
+        "weights": post["weights"].values.mean((0, 1)),
+        "memberships": post["membership"].values.mean((0, 1)),
     }
 
 

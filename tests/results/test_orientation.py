@@ -15,7 +15,7 @@ from bayes_hcl.results.identifiability.orientation import (
     orientation_reasons,
 )
 from bayes_hcl.results.identifiability.rules import separability
-from bayes_hcl.results.summary import mechanism_changes
+from bayes_hcl.results.mechanisms import mechanism_changes
 
 
 def _dag(d, edges):

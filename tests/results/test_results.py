@@ -9,6 +9,7 @@ import pytest
 import bayes_hcl as bh
 from bayes_hcl import metrics
 from bayes_hcl.results import summary
+from bayes_hcl.results.effects import EFFECT_COLUMNS
 from tests.conftest import EDGE_KEYS, REPORT_SECTIONS
 
 
@@ -64,15 +65,17 @@ def test_every_draw_graph_is_acyclic(small_fit):
 
 def test_effects_universal_specific_and_shifts(small_fit):
     effects = small_fit.effects()
-    assert tuple(effects.columns) == summary.EFFECT_COLUMNS
+    assert tuple(effects.columns) == EFFECT_COLUMNS
     # a model-averaged effect is mostly exactly zero when the order forbids the edge, so its
     # mean may lie outside the 94% HDI; the interval itself must be ordered
     assert (effects.hdi_low <= effects.hdi_high).all()
     assert (effects.sd >= 0).all()
     universal = small_fit.universal_edges(0.5)
-    assert (universal.p_all >= 0.5).all() and (universal.p_any >= universal.p_all).all()
+    assert (universal.p_universal >= 0.5).all()
+    assert (universal.p_edge >= universal.p_all_clusters - 1e-12).all()
     specific = small_fit.specific_edges(0.0)
-    assert (specific.p_specific >= 0).all()
+    assert (specific.p_differs >= 0).all()
+    np.testing.assert_allclose(specific.p_universal + specific.p_differs, specific.p_edge)
     shifts = small_fit.shift_targets()
     assert set(shifts.variable) == set(small_fit.columns)
     assert shifts.p_shift.between(0, 1).all()
@@ -88,7 +91,7 @@ def test_identifiability_report_has_fixed_top_level(small_fit):
         assert entry["p_forward"] >= entry["p_reverse"]
     json.dumps(report.to_dict())  # serialisable as identifiability.json
     table = small_fit.summary()
-    assert {"cause", "effect", "p_pooled", "status", "reason", "delta_evidence"} <= set(
+    assert {"cause", "effect", "p_edge", "mechanism", "status", "reason", "delta_evidence"} <= set(
         table.columns
     )
 
@@ -131,7 +134,6 @@ def test_same_seed_same_result_and_no_recompilation(small_fit, small_sim):
 
 def test_partition_of_many_rows_is_each_rows_most_probable_cluster(small_fit, monkeypatch):
     from bayes_hcl.metrics import adjusted_rand_index
-    from bayes_hcl.results import summary
     from bayes_hcl.results.facade import HCLResult
 
     # above the limit the expected-loss partition would need an n x n matrix

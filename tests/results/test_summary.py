@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayes_hcl.results import summary
+from bayes_hcl.results import effects, summary
 
 
 def test_pooled_probability_is_any_of_occupied_clusters():
@@ -80,7 +80,7 @@ def test_sample_occupancy_respects_minimum_size():
 
 def test_hdi_exact_on_known_samples():
     samples = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 100.0])[:, None]
-    low, high = summary.hdi(samples, 0.9)
+    low, high = effects.hdi(samples, 0.9)
     assert (low[0], high[0]) == (0.0, 8.0)
 
 
@@ -107,10 +107,12 @@ def test_effect_table_values_and_units():
     inclusion = np.zeros((4, 1, 2, 2))
     inclusion[:, 0, 0, 1] = 1.0
     factor = np.array([[1.0, 2.0], [0.5, 1.0]])
-    table = summary.effect_table(weights, inclusion, [0], ["a", "b"], factor, 0.05, 0.5)
+    table = effects.effect_table(weights, inclusion, [0], ["a", "b"], factor, 0.05, 0.5)
     row = table.iloc[0]
-    assert (row.parent, row.child, row.inclusion_prob) == ("a", "b", 1.0)
+    assert (row.parent, row.child, row.p_in_cluster) == ("a", "b", 1.0)
     assert row["mean"] == pytest.approx(2.5) and row.mean_original == pytest.approx(5.0)
+    assert row.mean_if_present == pytest.approx(2.5)
+    assert row.mean_if_present_original == pytest.approx(5.0)
     assert row.sd == pytest.approx(np.std([1, 2, 3, 4]))
     assert len(table) == 1
 

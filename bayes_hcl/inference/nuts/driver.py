@@ -362,6 +362,18 @@ def _chain_summary(draws: dict, lp: np.ndarray) -> dict:
     }
 
 
+def _categorical_error(name: str, levels: tuple[str, ...]) -> DataError:
+    """The refusal of a categorical variable: the ways out, each usable from the command line
+    (SVI takes categorical variables; an ordinal column needs its levels in order)."""
+    shown = list(levels) if len(levels) <= 6 else [*levels[:5], "..."]
+    return DataError(
+        f"method 'nuts' does not support categorical variables yet (column {name!r}); fit by "
+        f"'svi' (method='svi', --method svi), which does, or drop the column; if its levels "
+        f"have an order, declare it ordinal with the levels lowest first (types={{{name!r}: "
+        f"{shown!r}}}, --types '{name}=ordinal:{'<'.join(shown)}', reordered)"
+    )
+
+
 def fit_nuts(
     data: PreparedData, config: Config, *, seed: int = 0, progress: bool | None = None
 ) -> NUTSFit:
@@ -380,12 +392,9 @@ def fit_nuts(
     -------
     NUTSFit
     """
-    categorical = [c for c, t in zip(data.columns, data.types, strict=True) if t == "categorical"]
+    categorical = [j for j, t in enumerate(data.types) if t == "categorical"]
     if categorical:
-        raise DataError(
-            f"method 'nuts' does not support categorical variables yet (column "
-            f"{categorical[0]!r}); fit by 'svi', or declare the column ordinal"
-        )
+        raise _categorical_error(data.columns[categorical[0]], data.levels[categorical[0]])
     batch = resolve_batch_size(config.svi, data.n, row_devices())
     if batch:
         raise ConfigError(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdentifiabilityInputs"]
+__all__ = ["IdentifiabilityInputs", "restart_runs"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class IdentifiabilityInputs:
     n_clusters : dict
         Number of occupied clusters -> posterior probability.
     universality, shifts : pandas.DataFrame
-        The universal/specific edge table and the shift-target table.
+        The mechanism table (:func:`bayes_hcl.results.mechanisms.mechanism_table` with
+        ``p_cluster_<k>`` columns) and the shift-target table, over the shown clusters.
     runs : dict of str to ndarray
         Per restart or chain: ``calls`` ``(R, d, d)`` bool, ``orders``, ``partitions``,
         ``weights``, ``scores``, ``forced_one_cluster``.
@@ -54,6 +55,9 @@ class IdentifiabilityInputs:
         Whether that law is non-Gaussian.
     method : str
         ``"svi"`` or ``"nuts"``.
+    cluster_ids : tuple of int
+        The shown clusters' numbers, in the order of ``resp``'s columns (what the report
+        calls them); empty means ``0 .. K_occ - 1``.
     """
 
     columns: list[str]
@@ -76,3 +80,26 @@ class IdentifiabilityInputs:
     likelihood: str
     non_gaussian_likelihood: bool
     method: str
+    cluster_ids: tuple[int, ...] = ()
+
+
+def restart_runs(restarts, min_size: int) -> dict[str, np.ndarray]:
+    """What the agreement rule reads from the fit's ``restarts`` group (one entry per SVI
+    restart, or per NUTS chain's starting fit): each run's edge calls over its occupied
+    clusters (at least ``min_size`` rows), orders, partitions, weights, scores and whether
+    it was forced to one cluster."""
+    parts = restarts["partition"].values
+    k = restarts["inclusion"].shape[1]
+    occupied = np.stack([np.bincount(p, minlength=k) >= min_size for p in parts])
+    inclusion = np.where(occupied[:, :, None, None], restarts["inclusion"].values, 0.0)
+    forced = restarts.get("forced_one_cluster")
+    return {
+        "calls": inclusion.max(axis=1) >= 0.5,
+        "orders": restarts["order"].values,
+        "partitions": parts,
+        "weights": restarts["weight"].values,
+        "scores": restarts["score"].values,
+        "forced_one_cluster": np.zeros(len(parts), bool)
+        if forced is None
+        else forced.values.astype(bool),
+    }

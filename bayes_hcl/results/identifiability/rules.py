@@ -162,7 +162,7 @@ def _edge_entries(
                 "adjacency_evidence": adjacent,
                 "agreement": _pair_agreement(ctx.runs, pooled, i, j, status == IDENTIFIED),
                 "reasons_available": list(found),
-                "p_mechanism_differs": float(ctx.edge_change[i, j]),
+                "p_differs": float(ctx.edge_change[i, j]),
             }
         )
     return entries
@@ -295,16 +295,23 @@ def _log_bayes_factor(evidence: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def _cluster_ids(ctx: IdentifiabilityInputs) -> list[int]:
+    """The shown clusters' numbers (``labels`` and ``resp`` count them by position)."""
+    n = np.asarray(ctx.resp).shape[1]
+    return [int(k) for k in ctx.cluster_ids] if len(ctx.cluster_ids) == n else list(range(n))
+
+
 def _cluster_section(
     ctx: IdentifiabilityInputs, residuals, evidence_threshold, warnings
 ) -> dict[str, Any]:
     labels, resp = ctx.labels, np.asarray(ctx.resp, dtype=float)
-    occupied = list(range(resp.shape[1]))
-    sizes = {str(k): int((labels == k).sum()) for k in occupied}
+    ids = _cluster_ids(ctx)
+    occupied = list(ids)
+    sizes = {str(k): int((labels == i).sum()) for i, k in enumerate(ids)}
     entropy = -(resp * np.log(np.clip(resp, 1e-300, None))).sum(1)
     pairs = []
-    for a, b in combinations(occupied, 2):
-        sep = separability(ctx.x, resp, a, b)
+    for (i, a), (j, b) in combinations(enumerate(ids), 2):
+        sep = separability(ctx.x, resp, i, j)
         sep["separated"] = sep["misclassification"] <= 0.05 and sep["bhattacharyya"] < 0.5
         pairs.append({"a": a, "b": b, **sep})
         if not sep["separated"]:
@@ -402,7 +409,9 @@ def _condition_section(
 ) -> dict:
     d = len(ctx.columns)
     inclusion = np.asarray(ctx.cluster_inclusion)
-    n_params = {str(k): int(2 * d + (inclusion[k] >= 0.5).sum()) for k in clusters["occupied"]}
+    n_params = {
+        str(k): int(2 * d + (inclusion[i] >= 0.5).sum()) for i, k in enumerate(_cluster_ids(ctx))
+    }
     sizes = clusters["sizes"]
     enough = {k: sizes[k] >= rows_per_parameter * n_params[k] for k in sizes}
     for k, ok in enough.items():
@@ -455,24 +464,24 @@ def _num(value: float) -> float | None:
 
 # -- interpretation ---------------------------------------------------------------------------
 def _interpretation(ctx: IdentifiabilityInputs) -> dict[str, list[dict]]:
+    """Universal and specific edges exactly as ``HCLResult.summary()``'s ``mechanism`` column
+    (:func:`bayes_hcl.results.mechanisms.mechanism_table`), plus the shift targets."""
     table = ctx.universality
-    idx = {c: i for i, c in enumerate(ctx.columns)}
-    change = np.asarray(ctx.edge_change)
-    inclusion = np.asarray(ctx.cluster_inclusion)
+    cluster_columns = [c for c in table.columns if c.startswith("p_cluster_")]
     universal, specific = [], []
-    for row in table.itertuples(index=False):
-        if row.p_any < 0.5:
+    for row in table.to_dict("records"):
+        if row["mechanism"] not in ("universal", "specific"):
             continue
-        i, j = idx[row.cause], idx[row.effect]
         entry = {
-            "cause": row.cause,
-            "effect": row.effect,
-            "p_edge": float(row.p_any),
-            "p_all_clusters": float(row.p_all),
-            "p_differs": float(change[i, j]),
-            **{f"p_cluster_{k}": float(inclusion[k, i, j]) for k in range(len(inclusion))},
+            "cause": row["cause"],
+            "effect": row["effect"],
+            **{
+                name: float(row[name])
+                for name in ("p_edge", "p_all_clusters", "p_universal", "p_differs")
+            },
+            **{name: float(row[name]) for name in cluster_columns},
         }
-        (specific if change[i, j] >= 0.5 else universal).append(entry)
+        (specific if row["mechanism"] == "specific" else universal).append(entry)
     shifts = [
         {k: (float(v) if not isinstance(v, str) else v) for k, v in rec.items()}
         for rec in ctx.shifts.to_dict("records")
