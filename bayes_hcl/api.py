@@ -286,7 +286,12 @@ def _result_attributes(
         "command": command,
         "config": config.to_dict(),
         "data": data.to_dict(),
-        "column_types": data.type_table(config.model.count_likelihood, warn=True),
+        "column_types": data.type_table(
+            config.model.count_likelihood,
+            warn=True,
+            noise_family=config.model.noise_family,
+            noise_components=config.model.noise_components,
+        ),
         "versions": versions(),
         "timings": raw.timings,
         "batch_size": raw.batch_size,

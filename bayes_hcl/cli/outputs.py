@@ -108,9 +108,12 @@ def _summary_json(result, extra: dict) -> dict:
     }
 
 
-#: Names ``fit`` writes into ``--out`` (a folder holding only these may be replaced).
+#: Names ``fit`` writes into ``--out``, and ``report.html``, which ``bayes-hcl report DIR``
+#: writes beside them (a folder holding only these may be replaced; a report of the previous
+#: fit goes with it, so the README's quick start runs twice in the same folder).
 OUTPUT_NAMES = frozenset(
     {
+        "report.html",
         "edge_probabilities.csv",
         "clusters",
         "memberships.csv",

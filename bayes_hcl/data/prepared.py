@@ -55,7 +55,12 @@ from bayes_hcl.data.encoding import (
     read_column,
     row_size_factors,
 )
-from bayes_hcl.data.type_inference import type_reason, type_records, type_warnings
+from bayes_hcl.data.type_inference import (
+    continuous_likelihood,
+    type_reason,
+    type_records,
+    type_warnings,
+)
 from bayes_hcl.errors import DataError
 from bayes_hcl.vartypes import COUNT_LIKELIHOODS_CODES, TYPE_CODES, VARIABLE_TYPES
 
@@ -281,7 +286,11 @@ class PreparedData:
         )
 
     def type_table(
-        self, count_likelihood: str = "poisson", warn: bool = False
+        self,
+        count_likelihood: str = "poisson",
+        warn: bool = False,
+        noise_family: str = "gaussian",
+        noise_components: int = 1,
     ) -> list[dict[str, object]]:
         """What every column is treated as, and why (the table of
         :func:`~bayes_hcl.data.type_inference.describe_types`, for the encoded data).
@@ -294,6 +303,8 @@ class PreparedData:
             Also issue a ``UserWarning`` per kind of flag (row identifiers, short scales,
             overdispersed Poisson counts), naming the columns and the override;
             :func:`bayes_hcl.fit` does when it records the table.
+        noise_family, noise_components : str, int
+            The preset's noise law of continuous children, as the table states it.
 
         Returns
         -------
@@ -309,6 +320,7 @@ class PreparedData:
             self.observed,
             self.reasons,
             count_likelihood,
+            continuous_likelihood(noise_family, noise_components),
         )
         if warn:
             for message in type_warnings(records):

@@ -101,6 +101,7 @@ __all__ = [
     "SCALE_MAX_LEVELS",
     "TYPE_TABLE_COLUMNS",
     "column_note",
+    "continuous_likelihood",
     "describe_types",
     "dispersion",
     "infer_one_type",
@@ -334,7 +335,7 @@ def infer_types(df: pd.DataFrame) -> dict[str, str]:
 
 
 _LIKELIHOODS = {
-    "continuous": "Gaussian (or the preset's noise law), identity link",
+    "continuous": "Gaussian, identity link",
     "binary": "Bernoulli, logit link",
     "poisson": "Poisson, log link",
     "negative_binomial": "negative binomial (NB2), log link",
@@ -343,11 +344,27 @@ _LIKELIHOODS = {
 }
 
 
+def continuous_likelihood(noise_family: str = "gaussian", noise_components: int = 1) -> str:
+    """How a continuous child's density reads in a type table, for a preset's noise law."""
+    if noise_components > 1:
+        return f"Gaussian mixture ({noise_components} components), identity link"
+    return f"{noise_family.capitalize()}, identity link"
+
+
 def _row(
-    name: str, kind: str, family: str, missing: int, reason: str, values: np.ndarray
+    name: str,
+    kind: str,
+    family: str,
+    missing: int,
+    reason: str,
+    values: np.ndarray,
+    continuous: str,
 ) -> dict[str, Any]:
-    """One row of a type table; ``family`` is the column's count likelihood."""
-    likelihood = _LIKELIHOODS[family if kind == "count" else kind]
+    """One row of a type table; ``family`` is the column's count likelihood, ``continuous``
+    the continuous children's density."""
+    likelihood = (
+        continuous if kind == "continuous" else _LIKELIHOODS[family if kind == "count" else kind]
+    )
     flag_note = column_note(name, kind, reason, family, values)
     cells = (name, kind, likelihood, int(missing), reason, *flag_note)
     return dict(zip(TYPE_TABLE_COLUMNS, cells, strict=True))
@@ -361,6 +378,7 @@ def type_records(
     observed: np.ndarray,
     reasons: Sequence[str],
     count_likelihood: str = "poisson",
+    continuous: str = _LIKELIHOODS["continuous"],
 ) -> list[dict[str, Any]]:
     """The type table of an encoded table, as JSON-ready records (one per column).
 
@@ -378,6 +396,9 @@ def type_records(
         Why each column has its type (empty: not recorded).
     count_likelihood : {"poisson", "negative_binomial"}
         The preset's count likelihood.
+    continuous : str
+        The continuous children's density as the table states it (the preset's noise law,
+        :func:`continuous_likelihood`).
 
     Returns
     -------
@@ -393,6 +414,7 @@ def type_records(
             int((~observed[:, j]).sum()),
             reasons[j],
             np.where(observed[:, j], values[:, j], np.nan),
+            continuous,
         )
         for j, (name, kind, family) in enumerate(zip(columns, types, families, strict=True))
     ]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from bayes_hcl.metrics import adjusted_rand_index
 from bayes_hcl.results.io.arviz_io import ess_array, rhat_array
+from bayes_hcl.results.shown import shown_occupancy
 
 __all__ = [
     "CHAIN_ORDERS_ADVICE",
@@ -102,8 +103,11 @@ def convergence_report(
     membership : ndarray ``(C, S, n, K)``
     inclusion : ndarray ``(C, S, K, d, d)``
     occupied : ndarray ``(C, S, K)`` of bool
+        Per-draw occupied clusters, all of them: the number of clusters counts every one
+        (as ``HCLResult.n_clusters()`` does), the pooled edge probabilities only those the
+        point partition shows.
     labels : ndarray ``(n,)``
-        Point partition.
+        Point partition (its clusters are the shown ones).
     columns : list of str
     sample_stats : dict
         ``diverging`` and ``tree_size`` ``(C, S)``.
@@ -118,7 +122,8 @@ def convergence_report(
     chains, draws = log_lik.shape[:2]
     partitions = membership.argmax(-1)
     ari = np.array([[adjusted_rand_index(p, labels) for p in chain] for chain in partitions])
-    edges, table = _edge_stats(draw_pooled_edges(inclusion, occupied), columns)
+    shown = shown_occupancy(occupied, np.unique(labels))
+    edges, table = _edge_stats(draw_pooled_edges(inclusion, shown), columns)
     quantities = {
         "log_likelihood": _stats(log_lik.sum(-1)),
         "n_clusters": _stats(occupied.sum(-1).astype(float)),

@@ -27,6 +27,10 @@ __all__ = ["EdgeReadouts"]
 class EdgeReadouts:
     """Edge and shift readouts over the shown clusters (a base of ``HCLResult``)."""
 
+    #: Standardised units by which an edge's weights must span the shown clusters for its
+    #: mechanism to count as differing (:data:`~bayes_hcl.results.summary.MIN_WEIGHT_CHANGE`).
+    min_weight_change: float = summary.MIN_WEIGHT_CHANGE
+
     # -- edges --------------------------------------------------------------------------------
     def _frame(self, matrix: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(

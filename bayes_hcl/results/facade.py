@@ -329,7 +329,7 @@ class HCLResult(EdgeReadouts):
             self.idata.log_likelihood["obs_loglik"].values,
             post["membership"].values,
             post["inclusion"].values,
-            self._shown_occupied.reshape(chains, draws, k),
+            self._occupied.reshape(chains, draws, k),
             self.clusters(),
             self.columns,
             {name: self.idata.sample_stats[name].values for name in ("diverging", "tree_size")},

@@ -126,7 +126,9 @@ def _note_text(note: dict[str, Any], max_clusters: int) -> str | None:
         )
     for f in fragile:
         parts.append(
-            f"cluster {f['cluster']} is occupied in only {f['p_occupied']:.0%} of the draws"
+            f"cluster {f['cluster']} is occupied in only {f['p_occupied']:.0%} of the draws, "
+            "and the pooled readouts count it in those draws only, so its own per-cluster "
+            "probabilities can exceed the pooled ones"
         )
     return (
         "; ".join(parts)

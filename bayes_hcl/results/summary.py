@@ -8,6 +8,7 @@ them the fitted posterior.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import networkx as nx
@@ -137,7 +138,17 @@ def universality_table(
     Kept for code written against 0.1.0; the readouts use
     :func:`bayes_hcl.results.mechanisms.mechanism_table`, which also counts a change of
     weight as a change of mechanism and names the columns as the glossary does.
+
+    Deprecated (a ``DeprecationWarning`` on every call): its column names are not the
+    glossary's.
     """
+    warnings.warn(
+        "universality_table is deprecated: its columns p_any, p_all, p_specific are the "
+        "0.1.0 names; use bayes_hcl.results.mechanisms.mechanism_table (p_edge, "
+        "p_all_clusters, p_universal, p_differs)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     p_all = in_every_cluster(inclusion, occupied).mean(0)
     p_any = in_any_cluster(inclusion, occupied).mean(0)
     rows = [

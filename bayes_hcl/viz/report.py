@@ -204,7 +204,8 @@ def _mechanisms(result) -> str:
         "<p>An edge is universal when it is present with the same mechanism in every cluster "
         "shown (p_universal ≥ 0.5) and cluster-specific when its mechanism differs between "
         "them (p_differs ≥ 0.5: present in some only, or weights differing by more than "
-        "0.25 sd); p_universal + p_differs = p_edge. The same classification is in "
+        f"{result.min_weight_change:g} sd); p_universal + p_differs = p_edge. The same "
+        "classification is in "
         "summary() and identifiability.json.</p>"
         "<h3>Universal edges (same mechanism in every cluster)</h3>"
         + _table(result.universal_edges(), "no edge is universal with P ≥ 0.5")

@@ -224,3 +224,13 @@ def test_the_warnings_name_the_columns_and_the_override():
     assert not any("'age'" in m for m in messages)  # stated in the table, not warned about
     # the preset's negative binomial leaves nothing to flag on the counts
     assert len(type_warnings(data.type_table("negative_binomial"))) == 2
+
+
+def test_the_type_table_states_the_presets_noise_law():
+    from bayes_hcl.data.type_inference import continuous_likelihood
+
+    assert continuous_likelihood() == "Gaussian, identity link"
+    assert continuous_likelihood("laplace") == "Laplace, identity link"
+    assert continuous_likelihood("gaussian", 3) == (
+        "Gaussian mixture (3 components), identity link"
+    )

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bayes_hcl as bh
+from bayes_hcl.errors import ConfigError
 from bayes_hcl.results.io.posterior import RESULT_FORMAT
 from tests.conftest import SMALL_FIT
 
@@ -393,6 +394,21 @@ def test_cli_refuses_an_out_folder_holding_other_files_before_fitting(
     (tmp_path / "file").write_text("x")
     assert cli.main(["fit", "d.csv", "--out", str(tmp_path / "file")]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
+
+
+def test_a_fit_folder_with_its_report_may_be_fitted_again(tmp_path):
+    """The README's quick start writes report.html into the fit folder; running it again in
+    the same place replaces the folder (its stale report too) instead of refusing."""
+    from bayes_hcl.cli.outputs import check_out_folder
+
+    out = tmp_path / "results"
+    (out / "clusters" / "0").mkdir(parents=True)
+    for name in ("summary.json", "memberships.csv", "report.html"):
+        (out / name).write_text("{}")
+    check_out_folder(out)  # no error
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"'notes\.txt'"):
+        check_out_folder(out)
 
 
 def test_huge_counts_are_fitted_with_a_warning():

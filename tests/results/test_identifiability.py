@@ -90,7 +90,10 @@ def test_v_structure_orients_the_collider_edges():
 
 
 def test_heavy_tailed_preset_orients_laplace_noise_with_one_cluster(laplace_pair):
-    report = _fit(laplace_pair, "heavy_tailed").identifiability()
+    result = _fit(laplace_pair, "heavy_tailed")
+    # the type table states the preset's noise law, not a generic one
+    assert set(result.column_types().likelihood) == {"Laplace, identity link"}
+    report = result.identifiability()
     assert report["clusters"]["heterogeneity"] == "not supported"
     assert report["conditions"]["likelihood_models_non_gaussian_noise"]
     entry = _edge(report, "a", "b")
@@ -99,7 +102,9 @@ def test_heavy_tailed_preset_orients_laplace_noise_with_one_cluster(laplace_pair
 
 
 def test_gaussian_preset_does_not_sell_laplace_noise_as_heterogeneity(laplace_pair):
-    report = _fit(laplace_pair).identifiability()
+    result = _fit(laplace_pair)
+    assert set(result.column_types().likelihood) == {"Gaussian, identity link"}
+    report = result.identifiability()
     assert report["clusters"]["heterogeneity"] in {"possibly non-Gaussian noise", "not supported"}
     assert not report["conditions"]["likelihood_models_non_gaussian_noise"]
     assert any("heavy_tailed" in w for w in report["warnings"])

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bayes_hcl.results.convergence import convergence_report
 from bayes_hcl.results.effects import conditional_weights, effect_table, hdi, weighted_hdi
 from bayes_hcl.results.graphs import edge_graph, pooled_weight
 from bayes_hcl.results.mechanisms import mechanism_label, mechanism_table
@@ -45,6 +46,7 @@ def test_cluster_note_is_silent_when_the_two_agree_and_flags_a_fragile_cluster()
     note = cluster_note(occupied, labels, mean)
     assert note["fragile"] == [{"cluster": 1, "p_occupied": 0.25}]
     assert "cluster 1 is occupied in only 25% of the draws" in note["text"]
+    assert "pooled readouts count it in those draws only" in note["text"]
 
 
 def test_shown_occupancy_and_the_empty_cluster_message():
@@ -146,3 +148,31 @@ def test_pooled_graph_carries_per_cluster_weights():
     assert attrs["weight_cluster_0"] == 0.45 and attrs["weight_cluster_2"] == -0.40
     g2 = edge_graph(prob, ["a", "b"], ["continuous"] * 2, 0.5, 2, [0, 2], cw, cp, np.ones(2))
     assert g2.edges["a", "b"]["weight"] == -0.40
+
+
+def test_convergence_counts_every_cluster_for_k_and_the_shown_ones_for_pooled_edges():
+    """A hidden cluster that one chain keeps and the other never has: R-hat on the number
+    of clusters sees it (as n_clusters() does); the pooled edges, over the shown clusters,
+    do not."""
+    rng = np.random.default_rng(0)
+    c, s, n, k, d = 2, 200, 30, 3, 3
+    labels = np.repeat([0, 1], n // 2)
+    membership = np.zeros((c, s, n, k))
+    membership[..., np.arange(n), labels] = 1.0
+    occupied = np.ones((c, s, k), dtype=bool)
+    occupied[1, :, 2] = False  # cluster 2: always in chain 0, never in chain 1
+    inclusion = rng.uniform(0.4, 0.6, size=(c, s, k, d, d))
+    inclusion[0, :, 2] = 1.0  # the hidden cluster has every edge in chain 0
+    stats = {"diverging": np.zeros((c, s), bool), "tree_size": np.full((c, s), 7)}
+    report, table = convergence_report(
+        rng.normal(size=(c, s, n)),
+        membership,
+        inclusion,
+        occupied,
+        labels,
+        list("abc"),
+        stats,
+        8,
+    )
+    assert report["quantities"]["n_clusters"]["rhat"] > 1.5
+    assert np.nanmax(table[..., 0]) < 1.05

@@ -20,7 +20,8 @@ def test_pooled_probability_is_any_of_occupied_clusters():
 def test_universality_table_exact():
     inclusion = np.zeros((1, 2, 2, 2))
     inclusion[0, :, 0, 1] = [0.8, 0.5]
-    table = summary.universality_table(inclusion, np.ones((1, 2), bool), ["a", "b"], 0.05)
+    with pytest.warns(DeprecationWarning, match="mechanism_table"):
+        table = summary.universality_table(inclusion, np.ones((1, 2), bool), ["a", "b"], 0.05)
     row = table.iloc[0]
     assert (row.cause, row.effect) == ("a", "b")
     assert row.p_all == pytest.approx(0.4)
