@@ -358,7 +358,7 @@ def _row(
     missing: int,
     reason: str,
     values: np.ndarray,
-    continuous: str,
+    continuous: str = _LIKELIHOODS["continuous"],
 ) -> dict[str, Any]:
     """One row of a type table; ``family`` is the column's count likelihood, ``continuous``
     the continuous children's density."""
