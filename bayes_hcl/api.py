@@ -19,10 +19,13 @@ from bayes_hcl.inference import FIT_METHODS, Fit
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from bayes_hcl.results.facade import HCLResult, build_inference_data, load_result
 
-__all__ = ["METHODS", "fit", "load_result", "versions"]
+__all__ = ["METHODS", "SAMPLERS", "fit", "load_result", "versions"]
 
 #: The inference methods ``fit`` offers (see :data:`bayes_hcl.inference.FIT_METHODS`).
 METHODS = tuple(FIT_METHODS)
+
+#: The methods that run Markov chains (warm-up, chains, R-hat).
+SAMPLERS = ("nuts", "gibbs")
 
 
 def versions() -> dict[str, str]:
@@ -38,7 +41,7 @@ def versions() -> dict[str, str]:
 
 
 def _resolve_config(
-    model, max_clusters, latent_factors, svi_options, nuts_options, model_options
+    model, max_clusters, latent_factors, svi_options, sampler_options, model_options, method
 ) -> Config:
     model_overrides = dict(model_options or {})
     if max_clusters is not None:
@@ -49,12 +52,14 @@ def _resolve_config(
         model,
         model_overrides=model_overrides,
         svi_overrides=svi_options,
-        nuts_overrides=nuts_options,
+        nuts_overrides=sampler_options if method == "nuts" else None,
+        gibbs_overrides=sampler_options if method == "gibbs" else None,
     )
 
 
 def _options(method: str, **values) -> tuple[dict, dict]:
-    """Split the step/draw options between the SVI and NUTS settings."""
+    """Split the step/draw options between the SVI and the sampler's (NUTS or Gibbs)
+    settings."""
     given = {k: v for k, v in values.items() if v is not None}
     for key, value in given.items():
         if isinstance(value, bool) or not isinstance(value, int):
@@ -63,12 +68,13 @@ def _options(method: str, **values) -> tuple[dict, dict]:
             continue  # 0 (automatic) and the smallest batch are checked by SVIConfig
         if value < 1:
             raise ConfigError(f"{key} must be a positive integer, got {value!r}")
-    nuts_keys = {"num_warmup", "num_chains"} | ({"num_samples"} if method == "nuts" else set())
-    nuts = {k: v for k, v in given.items() if k in nuts_keys}
-    svi = {k: v for k, v in given.items() if k not in nuts_keys}
-    if method != "nuts" and nuts:
-        raise ConfigError(f"{', '.join(sorted(nuts))} apply to method='nuts' only")
-    return svi, nuts
+    sampled = method in SAMPLERS
+    sampler_keys = {"num_warmup", "num_chains"} | ({"num_samples"} if sampled else set())
+    sampler = {k: v for k, v in given.items() if k in sampler_keys}
+    svi = {k: v for k, v in given.items() if k not in sampler_keys}
+    if not sampled and sampler:
+        raise ConfigError(f"{', '.join(sorted(sampler))} apply to method='nuts' or 'gibbs' only")
+    return svi, sampler
 
 
 def _describe(value: Any) -> str:
@@ -109,7 +115,7 @@ def _check_factor_fit(config: Config, data: PreparedData, method: str) -> None:
             f"latent_factors={m} is more than the {data.d} variables allow: each factor "
             "must be able to shift a variable of its own"
         )
-    if method == "nuts":
+    if method in SAMPLERS:
         raise ConfigError("latent_factors > 1 is fitted by SVI only; use method='svi'")
     if resolve_batch_size(config.svi, data.n, 1):
         raise ConfigError(
@@ -162,12 +168,15 @@ def fit(
           (NB2) likelihood and per-cell size factors from the row totals.
         * ``"factorial"``: two independent latent factors, each shifting its own variables
           (see ``latent_factors``).
-    method : {"svi", "nuts"}
+    method : {"svi", "nuts", "gibbs"}
         Case-insensitive (``"NUTS"`` is ``"nuts"``; the result records the lower-case name).
         ``"svi"``: variational fit with vmapped restarts (fast; edge probabilities from a
         mean-field posterior). ``"nuts"``: the SVI fit, then NUTS chains started from it with
         Metropolis moves on the causal order (slower; calibrated probabilities, R-hat/ESS in
-        :meth:`~bayes_hcl.results.HCLResult.convergence`).
+        :meth:`~bayes_hcl.results.HCLResult.convergence`). ``"gibbs"``: the SVI fit, then
+        Gibbs chains with the edge indicators drawn with the weights integrated out and
+        moves on the causal order (continuous variables with Gaussian noise only so far;
+        see :mod:`bayes_hcl.inference.gibbs`).
     seed : int
         Seed of every random choice; the same seed and data give the same result.
     types : mapping, optional
@@ -192,11 +201,11 @@ def fit(
     num_restarts : int, optional
         Vmapped SVI restarts (overrides the preset; NUTS starts from this fit).
     num_samples : int, optional
-        Posterior draws: in total for SVI, per chain for NUTS.
+        Posterior draws: in total for SVI, per chain for NUTS and Gibbs.
     num_warmup : int, optional
-        NUTS warm-up transitions per chain (``method="nuts"`` only).
+        Warm-up transitions (NUTS) or sweeps (Gibbs) per chain (those methods only).
     num_chains : int, optional
-        Number of NUTS chains (``method="nuts"`` only).
+        Number of chains (``method="nuts"`` or ``"gibbs"`` only).
     batch_size : int, optional
         Rows per SVI step (overrides the preset's ``svi.batch_size``; its default 0 takes all
         rows up to 50,000 and minibatches of 4,096 above). A minibatch fit streams rows from
@@ -230,7 +239,7 @@ def fit(
         An unknown method, preset or preset key, or a bad option value.
     """
     method = _check_call(method, seed)
-    svi_options, nuts_options = _options(
+    svi_options, sampler_options = _options(
         method,
         num_steps=num_steps,
         num_restarts=num_restarts,
@@ -240,7 +249,7 @@ def fit(
         batch_size=batch_size,
     )
     config = _resolve_config(
-        model, max_clusters, latent_factors, svi_options, nuts_options, model_options
+        model, max_clusters, latent_factors, svi_options, sampler_options, model_options, method
     )
     prepared = (
         data

@@ -1,7 +1,7 @@
 """Configuration: frozen dataclasses and declarative TOML presets.
 
 A preset is a TOML file with an optional ``description`` and the tables ``[model]``,
-``[svi]`` and ``[nuts]``. Every key is optional and overrides the dataclass default; an
+``[svi]``, ``[nuts]`` and ``[gibbs]``. Every key is optional and overrides the dataclass default; an
 unknown table or key is an error that names it. Presets ship in the package
 (``bayes_hcl/models`` in the wheel, ``models/`` in a source checkout) and load by name, or
 from any path ending in ``.toml``.
@@ -24,6 +24,7 @@ from bayes_hcl.vartypes import COUNT_LIKELIHOODS
 __all__ = [
     "MAX_JOINT_STATES",
     "Config",
+    "GibbsConfig",
     "ModelConfig",
     "NUTSConfig",
     "SVIConfig",
@@ -209,14 +210,39 @@ class NUTSConfig:
 
 
 @dataclass(frozen=True)
+class GibbsConfig:
+    """Settings of the Gibbs sampler (``method="gibbs"``).
+
+    Each chain runs ``num_warmup`` sweeps, then keeps every sweep of ``num_samples``.
+    ``order_moves`` moves of the causal order (a node to a random position) are proposed
+    per sweep (0: two per node); ``extra_clusters`` empty clusters are kept beyond those the
+    SVI initialisation occupies.
+    """
+
+    num_warmup: int = 300
+    num_samples: int = 1000
+    num_chains: int = 4
+    order_moves: int = 0
+    extra_clusters: int = 1
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "gibbs", exclude=("order_moves", "extra_clusters"))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"gibbs.{f.name} must be a non-negative integer, got {value!r}")
+
+
+@dataclass(frozen=True)
 class Config:
-    """A complete configuration: the preset's name, the model, SVI and NUTS settings."""
+    """A complete configuration: the preset's name, the model, SVI, NUTS and Gibbs settings."""
 
     name: str = "hcl"
     description: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     svi: SVIConfig = field(default_factory=SVIConfig)
     nuts: NUTSConfig = field(default_factory=NUTSConfig)
+    gibbs: GibbsConfig = field(default_factory=GibbsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a nested, TOML/JSON-compatible dictionary."""
@@ -295,11 +321,11 @@ def _section(cls: type, values: Mapping[str, Any], section: str, source: str) ->
 
 
 def _build(data: Mapping[str, Any], name: str, source: str) -> Config:
-    allowed = {"name", "description", "model", "svi", "nuts"}
+    allowed = {"name", "description", "model", "svi", "nuts", "gibbs"}
     for key in data:
         if key not in allowed:
             raise ConfigError(f"unknown key {key!r} in {source}; valid keys: {sorted(allowed)}")
-    for key in ("model", "svi", "nuts"):
+    for key in ("model", "svi", "nuts", "gibbs"):
         if not isinstance(data.get(key, {}), Mapping):
             raise ConfigError(f"{key!r} in {source} must be a table")
     return Config(
@@ -308,6 +334,7 @@ def _build(data: Mapping[str, Any], name: str, source: str) -> Config:
         model=_section(ModelConfig, data.get("model", {}), "model", source),
         svi=_section(SVIConfig, data.get("svi", {}), "svi", source),
         nuts=_section(NUTSConfig, data.get("nuts", {}), "nuts", source),
+        gibbs=_section(GibbsConfig, data.get("gibbs", {}), "gibbs", source),
     )
 
 
@@ -317,6 +344,7 @@ def load_config(
     model_overrides: Mapping[str, Any] | None = None,
     svi_overrides: Mapping[str, Any] | None = None,
     nuts_overrides: Mapping[str, Any] | None = None,
+    gibbs_overrides: Mapping[str, Any] | None = None,
 ) -> Config:
     """Load a preset by name or path and apply overrides.
 
@@ -325,8 +353,9 @@ def load_config(
     model : str, path or Config
         A preset name (see :func:`available_presets`), a path to a ``.toml`` file, or a
         ready :class:`Config`.
-    model_overrides, svi_overrides, nuts_overrides : mapping, optional
-        Keys of ``[model]`` / ``[svi]`` / ``[nuts]`` to override, e.g. ``{"max_clusters": 4}``.
+    model_overrides, svi_overrides, nuts_overrides, gibbs_overrides : mapping, optional
+        Keys of ``[model]`` / ``[svi]`` / ``[nuts]`` / ``[gibbs]`` to override, e.g.
+        ``{"max_clusters": 4}``.
 
     Returns
     -------
@@ -350,6 +379,7 @@ def load_config(
     merged["model"] = {**base.get("model", {}), **(model_overrides or {})}
     merged["svi"] = {**base.get("svi", {}), **(svi_overrides or {})}
     merged["nuts"] = {**base.get("nuts", {}), **(nuts_overrides or {})}
+    merged["gibbs"] = {**base.get("gibbs", {}), **(gibbs_overrides or {})}
     merged.pop("name", None)
     return _build(merged, name=name, source=f"preset {name!r}")
 

@@ -32,7 +32,7 @@ def test_gaussian_preset_treats_every_column_as_continuous():
     [
         ({"method": "mcmc"}, "method 'mcmc' is not available"),
         ({"seed": -1}, "seed must be"),
-        ({"num_warmup": 10}, "num_warmup apply to method='nuts' only"),
+        ({"num_warmup": 10}, "num_warmup apply to method='nuts' or 'gibbs' only"),
         ({"method": "nuts", "num_chains": 0}, "num_chains must be a positive integer"),
         ({"model_options": {"max_clusters": 0}}, "max_clusters"),
     ],
@@ -47,7 +47,7 @@ def test_method_names_are_case_insensitive(small_sim):
     df = small_sim.data
     with pytest.raises(bh.ConfigError, match="num_chains must be a positive integer"):
         bh.fit(df, method="NUTS", num_chains=0)  # taken as "nuts", refused before fitting
-    with pytest.raises(bh.ConfigError, match=r"num_warmup apply to method='nuts' only"):
+    with pytest.raises(bh.ConfigError, match=r"num_warmup apply to method='nuts' or 'gibbs' only"):
         bh.fit(df, method="Svi", num_warmup=10)
     with pytest.raises(bh.ConfigError) as err:
         bh.fit(df, method="MCMC")

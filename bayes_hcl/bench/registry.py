@@ -177,6 +177,11 @@ SUITE_TABLE: tuple[Suite, ...] = (
         "NUTS wall time and ESS per second (n = 2000, d = 10)",
         "bayes_hcl.bench.runners.nuts_speed_suite",
     ),
+    Suite(
+        "gibbs",
+        "Gibbs against exact enumeration, mechanism change, speed",
+        "bayes_hcl.bench.gibbs.gibbs_suite",
+    ),
 )
 
 #: The suites' names, in table order (the choices of ``bayes-hcl bench --suite``).

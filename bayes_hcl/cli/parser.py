@@ -109,17 +109,17 @@ def _fit_inference_options(group) -> None:
         "--method",
         default="svi",
         type=_method_name,
-        help="svi (fast, approximate) or nuts (SVI start, then NUTS with order moves); "
-        "case-insensitive",
+        help="svi (fast, approximate), nuts (SVI start, then NUTS with order moves) or gibbs "
+        "(SVI start, then collapsed Gibbs with order moves; continuous data); case-insensitive",
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
     group.add_argument("--num-steps", type=int, default=None, help="SVI steps")
     group.add_argument("--num-restarts", type=int, default=None, help="vmapped SVI restarts")
-    group.add_argument("--num-warmup", type=int, default=None, help="NUTS warm-up per chain")
+    group.add_argument("--num-warmup", type=int, default=None, help="NUTS/Gibbs warm-up per chain")
     group.add_argument(
-        "--num-samples", type=int, default=None, help="draws (SVI) or per chain (NUTS)"
+        "--num-samples", type=int, default=None, help="draws (SVI) or per chain (NUTS/Gibbs)"
     )
-    group.add_argument("--num-chains", type=int, default=None, help="NUTS chains")
+    group.add_argument("--num-chains", type=int, default=None, help="NUTS/Gibbs chains")
     group.add_argument(
         "--batch-size",
         type=int,

@@ -110,7 +110,7 @@ def convergence_report(
         Point partition (its clusters are the shown ones).
     columns : list of str
     sample_stats : dict
-        ``diverging`` and ``tree_size`` ``(C, S)``.
+        ``diverging`` and ``tree_size`` ``(C, S)`` (NUTS; absent for Gibbs).
     max_tree_depth : int
 
     Returns
@@ -129,8 +129,12 @@ def convergence_report(
         "n_clusters": _stats(occupied.sum(-1).astype(float)),
         "partition_ari": _stats(ari),
     }
-    divergences = int(np.asarray(sample_stats["diverging"]).sum())
-    depth_hits = float(np.mean(np.asarray(sample_stats["tree_size"]) >= 2**max_tree_depth - 1))
+    # a Gibbs sampler has no trajectories: neither divergences nor tree depths
+    divergences = int(np.asarray(sample_stats.get("diverging", 0)).sum())
+    tree_size = sample_stats.get("tree_size")
+    depth_hits = (
+        0.0 if tree_size is None else float(np.mean(np.asarray(tree_size) >= 2**max_tree_depth - 1))
+    )
     report = {
         "num_chains": int(chains),
         "num_draws": int(draws),
@@ -334,7 +338,7 @@ def run_agreement(
     tau_plain, tau_w = _agreement(tau, w_of)
     ari_plain, ari_w = _agreement(ari, w_of)
     edge_agree = [e["agreement"] for e in edges if e["status"] != "not supported"]
-    kind = "chains" if method == "nuts" else "restarts"
+    kind = "restarts" if method == "svi" else "chains"
     scores = np.sort(np.asarray(runs["scores"], dtype=float)[free])[::-1]
     out = {
         "runs": kind,

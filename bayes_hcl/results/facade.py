@@ -306,7 +306,7 @@ class HCLResult(EdgeReadouts):
         """
         from bayes_hcl.results.convergence import chain_orders
 
-        nuts = self.method == "nuts"
+        nuts = self.method != "svi"  # chains: NUTS or Gibbs
         log_lik = None
         if not self.compact:
             log_lik = self.idata.log_likelihood["obs_loglik"].values.astype(np.float64).sum(-1)
@@ -316,7 +316,7 @@ class HCLResult(EdgeReadouts):
 
     @cached_property
     def _convergence(self) -> tuple[dict[str, Any], np.ndarray | None]:
-        if self.method != "nuts":
+        if self.method == "svi":
             note = (
                 "SVI has no chains: R-hat and ESS do not apply; the agreement of independent "
                 "restarts is in identifiability()['agreement']"
@@ -332,7 +332,11 @@ class HCLResult(EdgeReadouts):
             self._occupied.reshape(chains, draws, k),
             self.clusters(),
             self.columns,
-            {name: self.idata.sample_stats[name].values for name in ("diverging", "tree_size")},
+            {
+                name: self.idata.sample_stats[name].values
+                for name in ("diverging", "tree_size")
+                if name in self.idata.sample_stats
+            },
             self.config.nuts.max_tree_depth,
         )
         return {"method": self.method, **report}, table

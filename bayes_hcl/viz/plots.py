@@ -219,7 +219,7 @@ def plot_elbo(result, *, ax: Axes | None = None, skip: int = 0) -> Axes:
             lw=0.8 + 2.0 * float(weights[r]),
             label=f"{r} (w {weights[r]:.2f})",
         )
-    nuts = result.method == "nuts"
+    nuts = result.method != "svi"  # chains: NUTS or Gibbs
     ax.set_xlabel("transition" if nuts else "step")
     ax.set_ylabel("log density" if nuts else "ELBO")
     ax.set_title("chains" if nuts else "restarts")

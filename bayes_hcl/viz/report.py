@@ -244,7 +244,7 @@ def _convergence(result) -> str:
     conv = result.convergence()
     agreement = result.identifiability()["agreement"]
     parts = [f"<p>{html.escape(conv['note'])}</p>" if "note" in conv else ""]
-    if result.method == "nuts":
+    if result.method != "svi":  # chains: NUTS or Gibbs
         quantities = pd.DataFrame(conv["quantities"]).T.rename_axis("quantity").reset_index()
         edges = pd.DataFrame(
             [{"quantity": "pooled edge probabilities", **conv["edge_probabilities"]}]

@@ -35,6 +35,7 @@ SUITE_FILES = {
     "exact": {"exact.csv"},
     "calibration": {"calibration.csv", "calibration.json"},
     "nuts-speed": {"nuts-speed.csv"},
+    "gibbs": {"gibbs-exact.csv", "gibbs-mechanism.csv", "gibbs-speed.csv"},
 }
 
 
@@ -145,7 +146,7 @@ def _table(*args, **kwargs) -> pd.DataFrame:
 @pytest.fixture
 def stubbed(monkeypatch):
     """Every suite's work replaced by a stub returning a small table."""
-    from bayes_hcl.bench import runners, suites
+    from bayes_hcl.bench import gibbs, runners, suites
 
     monkeypatch.setattr(suites, "run_setting", _fake_setting)
     for name in (
@@ -163,6 +164,8 @@ def stubbed(monkeypatch):
     figures = {"ece_nuts": np.float64(0.1), "config": {"model": {}}}
     monkeypatch.setattr(runners, "run_calibration", lambda **kw: (_table(**kw), figures))
     monkeypatch.setattr(runners, "run_nuts_speed", lambda seed, log: {"seed": seed})
+    for name in ("run_gibbs_exact", "run_mechanism_change", "run_gibbs_speed"):
+        monkeypatch.setattr(gibbs, name, _table)
 
 
 @pytest.mark.parametrize("suite", sorted(SUITE_FILES))

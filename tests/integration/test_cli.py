@@ -128,7 +128,7 @@ def _bad_inputs(folder: Path) -> list[tuple[str, list[str], str]]:
     out.append(("preset-key", [str(good_path), "--model", str(preset)], "max_clustrs"))
     out.append(("preset-name", [str(good_path), "--model", "nonesuch"], "nonesuch"))
     out.append(("types", [str(good_path), "--types", "a=nominal"], "nominal"))
-    out.append(("method", [str(good_path), "--method", "gibbs"], "gibbs"))
+    out.append(("method", [str(good_path), "--method", "mcmc"], "mcmc"))
     out.append(("chains", [str(good_path), "--method", "nuts", "--num-chains", "0"], "num_chains"))
     return out
 
@@ -158,7 +158,10 @@ def test_method_names_are_case_insensitive(tmp_path, capsys):
     # each is refused before any fit, by the rules of the lower-case method it names
     cases = [
         (["--method", "NUTS", "--num-chains", "0"], "num_chains must be a positive integer"),
-        (["--method", "Svi", "--num-warmup", "5"], "num_warmup apply to method='nuts' only"),
+        (
+            ["--method", "Svi", "--num-warmup", "5"],
+            "num_warmup apply to method='nuts' or 'gibbs' only",
+        ),
         (["--method", "MCMC"], "method 'mcmc' is not available; choose one of svi, nuts"),
     ]
     for extra, needle in cases:

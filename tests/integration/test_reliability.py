@@ -419,13 +419,13 @@ def test_huge_counts_are_fitted_with_a_warning():
 
 
 def test_nuts_draws_with_a_non_finite_value_are_refused():
-    from bayes_hcl.inference.nuts.driver import _check_finite_draws
+    from bayes_hcl.inference.nuts.driver import check_finite_draws
 
     draws = {"phi": np.zeros((2, 5, 3)), "W": np.zeros((2, 5, 1, 3, 3))}
-    _check_finite_draws(draws)
+    check_finite_draws(draws)
     draws["W"][1, 3, 0, 1, 2] = np.nan
     with pytest.raises(FloatingPointError, match="NUTS chain 1 produced non-finite values of 'W'"):
-        _check_finite_draws(draws)
+        check_finite_draws(draws)
 
 
 def test_a_replacement_that_fails_puts_the_previous_outputs_back(tmp_path, monkeypatch):

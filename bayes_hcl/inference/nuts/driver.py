@@ -35,7 +35,15 @@ from bayes_hcl.inference.svi.programs import data_args, enable_compilation_cache
 from bayes_hcl.model.priors import stick_fractions
 from bayes_hcl.model.program import draw_quantities, ordered_model
 
-__all__ = ["NUTSFit", "fit_nuts", "initial_values", "sample_nuts"]
+__all__ = [
+    "NUTSFit",
+    "chain_quantities",
+    "chain_summary",
+    "check_finite_draws",
+    "fit_nuts",
+    "initial_values",
+    "sample_nuts",
+]
 
 # order proposals per transition when nuts.order_moves = 0: a proposal costs one forward pass,
 # NUTS tens to hundreds of gradients, and fewer moves left d = 4 chains measurably unmixed
@@ -239,9 +247,9 @@ def _unconstrained_start(model, args, init: dict, num_chains: int) -> dict:
     return {k: np.asarray(v)[source] for k, v in z.items()}
 
 
-def _check_finite_draws(draws: dict) -> None:
+def check_finite_draws(draws: dict, method: str = "NUTS") -> None:
     """Refuse draws holding a non-finite value (a chain that left the region where the
-    density is finite): its probabilities would be NaN."""
+    density is finite): its probabilities would be NaN. ``method`` names the sampler."""
     for name, value in draws.items():
         value = np.asarray(value)
         if not np.issubdtype(value.dtype, np.floating):
@@ -250,7 +258,7 @@ def _check_finite_draws(draws: dict) -> None:
         if bad.any():
             chain = int(np.argwhere(bad)[0][0])
             raise FloatingPointError(
-                f"NUTS chain {chain} produced non-finite values of {name!r}; "
+                f"{method} chain {chain} produced non-finite values of {name!r}; "
                 "refit with more warm-up steps (num_warmup) or check the data for extreme values"
             )
 
@@ -338,8 +346,9 @@ def _quantity_program(types: tuple[int, ...], model_config):
     return jax.jit(run)
 
 
-def _chain_quantities(samples: dict, data: PreparedData, config: Config) -> dict:
-    """Per-draw quantities (memberships, inclusion, ...) of every draw, clusters aligned."""
+def chain_quantities(samples: dict, data: PreparedData, config: Config) -> dict:
+    """Per-draw quantities (memberships, inclusion, ...) of every draw ``(chain, draw, ...)``
+    of the ordered model's latents (``rank`` for the order), clusters aligned."""
     chains, draws = samples["rank"].shape[:2]
     types = tuple(int(t) for t in data.type_codes(config.model.count_likelihood))
     flat = {k: v.reshape((chains * draws, *v.shape[2:])) for k, v in samples.items()}
@@ -350,7 +359,7 @@ def _chain_quantities(samples: dict, data: PreparedData, config: Config) -> dict
     return {k: v.reshape((chains, draws, *v.shape[1:])) for k, v in out.items()}
 
 
-def _chain_summary(draws: dict, lp: np.ndarray) -> dict:
+def chain_summary(draws: dict, lp: np.ndarray) -> dict:
     """Each chain summarised like an SVI restart (for the agreement diagnostic)."""
     membership = draws["membership"].mean(1)
     return {
@@ -416,8 +425,8 @@ def fit_nuts(
         data, run_config, init, seed=seed, progress=progress, responsibilities=resp
     )
     quant_start = time.perf_counter()
-    draws = _chain_quantities(samples, data, run_config)
-    _check_finite_draws(draws)
+    draws = chain_quantities(samples, data, run_config)
+    check_finite_draws(draws)
     chains = draws["phi"].shape[0]
     return NUTSFit(
         draws=draws,
@@ -425,7 +434,7 @@ def fit_nuts(
         restart_elbo=stats["lp"].mean(1),
         restart_weights=np.full(chains, 1.0 / chains),
         elbo_history=stats["lp"],
-        restart_summary=_chain_summary(draws, stats["lp"]),
+        restart_summary=chain_summary(draws, stats["lp"]),
         svi=svi,
         num_clusters=k,
         timings={

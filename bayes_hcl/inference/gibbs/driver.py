@@ -1,0 +1,298 @@
+"""Gibbs fits (``method="gibbs"``): SVI start, chains of sweeps, per-draw quantities.
+
+Chains start from distinct draws of the best SVI restart (as NUTS chains do), with the
+clusters it occupies plus ``gibbs.extra_clusters`` spare ones, and their indicators set from
+the draw's slab responsibilities. Each chain runs the sweep of
+:mod:`bayes_hcl.inference.gibbs.sweep`; chains are vectorised (``vmap``) and the sweeps run in
+compiled ``lax.scan`` chunks, one program per shape and setting, under a progress bar. The
+draws are the ordered model's latents, so memberships, inclusion probabilities and every
+readout come from the same code as for NUTS
+(:func:`bayes_hcl.inference.nuts.driver.chain_quantities`).
+
+This first version covers the model's continuous core: every variable continuous, Gaussian
+noise, one latent factor, no missing cells, all rows in memory. Anything else is refused in one
+line that says which method takes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayes_hcl.config import Config
+from bayes_hcl.data.prepared import PreparedData
+from bayes_hcl.errors import ConfigError, DataError
+from bayes_hcl.inference.base import default_progress
+from bayes_hcl.inference.devices import row_devices
+from bayes_hcl.inference.gibbs.sweep import (
+    GibbsState,
+    SweepSettings,
+    edge_prior,
+    node_priors,
+    order_mask,
+    sweep,
+)
+from bayes_hcl.inference.nuts.driver import (
+    chain_quantities,
+    chain_summary,
+    check_finite_draws,
+    initial_values,
+)
+from bayes_hcl.inference.svi.driver import SVIFit, fit_svi
+from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
+from bayes_hcl.inference.svi.programs import enable_compilation_cache
+from bayes_hcl.model.priors import SpikeAndSlab
+
+__all__ = ["GibbsFit", "check_gibbs_input", "fit_gibbs", "initial_state", "sample_gibbs"]
+
+CHAIN_CHUNK = 100  # sweeps per compiled call; the host shows progress between calls
+MOVES_PER_NODE = 2  # order moves per node and sweep when gibbs.order_moves = 0
+
+
+@dataclass
+class GibbsFit:
+    """Raw output of :func:`fit_gibbs` (the :class:`~bayes_hcl.inference.base.Fit` protocol).
+
+    ``draws`` have leading ``(chain, draw)`` axes; ``sample_stats`` holds per sweep the log
+    likelihood with memberships summed out (``lp``) and whether the order moved
+    (``order_changed``); ``svi`` is the fit that initialised the chains.
+    """
+
+    draws: dict[str, np.ndarray]
+    sample_stats: dict[str, np.ndarray]
+    restart_elbo: np.ndarray
+    restart_weights: np.ndarray
+    elbo_history: np.ndarray
+    restart_summary: dict[str, np.ndarray]
+    svi: SVIFit | None
+    num_clusters: int
+    timings: dict[str, float] = field(default_factory=dict)
+    membership_mean: None = None
+    batch_size: int = 0
+    devices: int = 1
+    method: ClassVar[str] = "gibbs"
+
+    def chain_draws(self) -> dict[str, np.ndarray]:
+        """Draws with their ``(chain, draw)`` axes."""
+        return self.draws
+
+    def chain_stats(self) -> dict[str, np.ndarray]:
+        """Per-sweep statistics, ``(chain, draw)``."""
+        return self.sample_stats
+
+    @property
+    def evidence_fit(self) -> SVIFit | None:
+        """The SVI fit the chains started from (its restarts carry the evidence)."""
+        return self.svi
+
+
+def check_gibbs_input(data: PreparedData, config: Config) -> None:
+    """Refuse, in one line naming the way out, what this version of the sampler does not take."""
+    other = [(c, t) for c, t in zip(data.columns, data.types, strict=True) if t != "continuous"]
+    if other:
+        name, kind = other[0]
+        raise DataError(
+            f"method 'gibbs' takes continuous variables only so far (column {name!r} is "
+            f"{kind}); fit by 'svi' (method='svi', --method svi), which takes every type, or "
+            f"declare the column continuous (types={{{name!r}: 'continuous'}})"
+        )
+    model = config.model
+    if model.noise_family != "gaussian" or model.noise_components != 1:
+        raise ConfigError(
+            f"method 'gibbs' takes Gaussian noise only so far (preset {config.name!r} has "
+            f"{model.noise_family} noise with {model.noise_components} component(s)); "
+            "use the 'hcl' preset or method='svi'"
+        )
+    if model.latent_factors != 1:
+        raise ConfigError("latent_factors > 1 is fitted by SVI only; use method='svi'")
+    if not data.observed.all():
+        column = data.columns[int(np.argmax(~data.observed.all(0)))]
+        raise DataError(
+            f"method 'gibbs' does not take missing cells yet (column {column!r}); "
+            "fit by 'svi' (which masks them) or drop the rows"
+        )
+    if resolve_batch_size(config.svi, data.n, row_devices()):
+        raise ConfigError(
+            f"method 'gibbs' starts from a full-batch SVI fit, which takes up to "
+            f"{FULL_BATCH_MAX_ROWS:,} rows (here {data.n:,}); fit by 'svi'"
+        )
+
+
+def _settings(config: Config, d: int) -> SweepSettings:
+    m = config.model
+    a, b = edge_prior(m, d)
+    return SweepSettings(
+        order_moves=config.gibbs.order_moves or MOVES_PER_NODE * d,
+        priors=node_priors(m),
+        edge_a=a,
+        edge_b=b,
+        dp_shape=m.dp_shape,
+        dp_rate=m.dp_rate,
+        shift_prior=m.shift_prior,
+        noise_loc=m.noise_loc,
+        noise_scale=m.noise_scale,
+        noise_spike_var=m.shift_spike_scale**2,
+        noise_slab_var=m.noise_shift_scale**2,
+    )
+
+
+def initial_state(init: dict, config: Config) -> GibbsState:
+    """Chain states ``(chain, ...)`` from constrained starts (:func:`initial_values`): the
+    indicators are the slab responsibilities of the start's weights and shifts above 1/2."""
+    m = config.model
+    chains = np.shape(init["W"])[0]
+    mask = np.asarray(order_mask(np.asarray(init["rank"])))[:, None]  # (C, 1, d, d)
+    edge_law = SpikeAndSlab(init["rho"][:, None], init["mu"][:, None], m.spike_scale, m.slab_scale)
+    gamma = (np.asarray(edge_law.responsibility(init["W"])) > 0.5) & mask
+    shift_law = SpikeAndSlab(m.shift_prior, 0.0, m.shift_spike_scale, m.intercept_scale)
+    delta = np.asarray(shift_law.responsibility(init["b_shift"])) > 0.5
+    empty = np.zeros((chains, 0), np.float32)
+    return GibbsState(
+        rank=jnp.asarray(init["rank"], jnp.int32),
+        v=jnp.asarray(init.get("v", empty), jnp.float32),
+        alpha=jnp.asarray(init.get("alpha", np.ones(chains)), jnp.float32),
+        rho=jnp.asarray(init["rho"], jnp.float32),
+        gamma=jnp.asarray(gamma),
+        delta=jnp.asarray(delta),
+        b_base=jnp.asarray(init["b_base"], jnp.float32),
+        mu=jnp.asarray(init["mu"], jnp.float32),
+        b=jnp.asarray(init["b_base"][:, None] + init["b_shift"], jnp.float32),
+        W=jnp.asarray(init["W"], jnp.float32),
+        log_sigma_base=jnp.asarray(init["log_sigma_base"], jnp.float32),
+        log_sigma_shift=jnp.asarray(init["log_sigma_shift"], jnp.float32),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _chunk_program(settings: SweepSettings, length: int):
+    """Compiled: ``length`` sweeps of every chain, returning the kept states and statistics
+    ``(chain, length, ...)`` (cached per setting and length: a new seed compiles nothing)."""
+
+    def one_chain(key, state, y, x):
+        def step(carry, _):
+            state, key = carry
+            key, sub = jax.random.split(key)
+            state, log_lik, moved = sweep(sub, state, y, x, settings)
+            return (state, key), (state, log_lik, moved)
+
+        (state, key), trace = jax.lax.scan(step, (state, key), None, length=length)
+        return key, state, trace
+
+    return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None, None)))
+
+
+def _latents(states: GibbsState) -> dict[str, np.ndarray]:
+    """The ordered model's latents ``(chain, draw, ...)`` of kept states (names of
+    :func:`bayes_hcl.model.program.ordered_model`, ``rank`` for the order)."""
+    out = {
+        "rank": states.rank,
+        "rho": states.rho,
+        "mu": states.mu,
+        "W": states.W,
+        "b_base": states.b_base,
+        "b_shift": states.b - states.b_base[..., None, :],
+        "log_sigma_base": states.log_sigma_base,
+        "log_sigma_shift": states.log_sigma_shift,
+    }
+    if states.v.shape[-1]:
+        out["v"], out["alpha"] = states.v, states.alpha
+    return {name: np.asarray(value) for name, value in out.items()}
+
+
+def sample_gibbs(
+    data: PreparedData, config: Config, init: dict, *, seed: int = 0, progress: bool | None = None
+) -> tuple[dict, dict, float]:
+    """Run ``gibbs.num_chains`` chains from the first starts of ``init``.
+
+    Returns
+    -------
+    tuple
+        The kept latents ``(chain, draw, ...)``, the per-sweep statistics ``lp`` and
+        ``order_changed`` ``(chain, draw)``, and the seconds spent.
+    """
+    from tqdm.auto import tqdm
+
+    gibbs = config.gibbs
+    num_chains = gibbs.num_chains
+    init = {name: np.asarray(value)[:num_chains] for name, value in init.items()}
+    state = initial_state(init, config)
+    settings = _settings(config, data.d)
+    y = jnp.asarray(data.y - data.offset[None, :], jnp.float32)
+    x = jnp.asarray(data.x, jnp.float32)
+    keys = jax.random.split(jax.random.PRNGKey(seed), num_chains)
+    kept = []
+    start = time.perf_counter()
+    total = gibbs.num_warmup + gibbs.num_samples
+    progress = default_progress() if progress is None else progress
+    with tqdm(total=total, desc="Gibbs", disable=not progress, unit="sweep") as bar:
+        for phase, count in (("warmup", gibbs.num_warmup), ("sample", gibbs.num_samples)):
+            full, rest = divmod(count, CHAIN_CHUNK)
+            for length in [CHAIN_CHUNK] * full + ([rest] if rest else []):
+                keys, state, trace = _chunk_program(settings, length)(keys, state, y, x)
+                if phase == "sample":
+                    kept.append(jax.tree_util.tree_map(np.asarray, trace))
+                bar.update(length)
+                bar.set_postfix(phase=phase)
+    states, log_lik, moved = jax.tree_util.tree_map(lambda *a: np.concatenate(a, 1), *kept)
+    stats = {"lp": log_lik.astype(np.float64), "order_changed": moved}
+    return _latents(states), stats, time.perf_counter() - start
+
+
+def fit_gibbs(
+    data: PreparedData, config: Config, *, seed: int = 0, progress: bool | None = None
+) -> GibbsFit:
+    """Fit by the Gibbs sampler, initialised from an SVI fit of the same model.
+
+    Parameters
+    ----------
+    data : PreparedData
+    config : Config
+        Model, SVI (for the initialisation) and Gibbs settings.
+    seed : int
+    progress : bool, optional
+        Progress bars (default: on unless under CI).
+
+    Returns
+    -------
+    GibbsFit
+    """
+    check_gibbs_input(data, config)
+    start = time.perf_counter()
+    enable_compilation_cache()
+    svi = fit_svi(data, config, seed=seed, progress=progress)
+    start_config = dataclasses.replace(
+        config, nuts=dataclasses.replace(config.nuts, extra_clusters=config.gibbs.extra_clusters)
+    )
+    init = initial_values(svi, data.n, start_config, config.gibbs.num_chains, seed)
+    k = init["W"].shape[1]
+    run_config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, max_clusters=k)
+    )
+    samples, stats, sample_s = sample_gibbs(data, run_config, init, seed=seed, progress=progress)
+    quant_start = time.perf_counter()
+    draws = chain_quantities(samples, data, run_config)
+    check_finite_draws(draws, "Gibbs")
+    chains = draws["phi"].shape[0]
+    return GibbsFit(
+        draws=draws,
+        sample_stats=stats,
+        restart_elbo=stats["lp"].mean(1),
+        restart_weights=np.full(chains, 1.0 / chains),
+        elbo_history=stats["lp"],
+        restart_summary=chain_summary(draws, stats["lp"]),
+        svi=svi,
+        num_clusters=k,
+        timings={
+            "svi_s": svi.timings["total_s"],
+            "sample_s": sample_s,
+            "draws_s": time.perf_counter() - quant_start,
+            "total_s": time.perf_counter() - start,
+        },
+    )
