@@ -8,11 +8,12 @@ from the protocol alone and never asks which method made it.
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Fit", "default_progress"]
+__all__ = ["ChainFit", "Fit", "default_progress"]
 
 
 def default_progress() -> bool:
@@ -72,3 +73,43 @@ class Fit(Protocol):
         """The fit whose restarts carry the evidence for the number of clusters (an SVI fit;
         a NUTS fit names the SVI fit it started from; ``None`` when there is none)."""
         ...
+
+
+@dataclass
+class ChainFit:
+    """Raw output of a sampler that started from an SVI fit (NUTS, Gibbs): the
+    :class:`Fit` protocol with chains in place of restarts.
+
+    ``draws`` have leading ``(chain, draw)`` axes, ``elbo_history`` is each chain's log
+    density (NUTS: the joint; Gibbs: the likelihood with memberships summed out) per draw,
+    ``restart_summary`` holds each chain's mean order, partition and edge inclusion,
+    ``sample_stats`` the sampler's per-transition statistics and ``svi`` the fit that
+    initialised the chains. A subclass names its ``method``.
+    """
+
+    draws: dict[str, np.ndarray]
+    sample_stats: dict[str, np.ndarray]
+    restart_elbo: np.ndarray
+    restart_weights: np.ndarray
+    elbo_history: np.ndarray
+    restart_summary: dict[str, np.ndarray]
+    svi: Any
+    num_clusters: int
+    timings: dict[str, float] = field(default_factory=dict)
+    membership_mean: None = None
+    batch_size: int = 0
+    devices: int = 1
+    method: ClassVar[str] = ""
+
+    def chain_draws(self) -> dict[str, np.ndarray]:
+        """Draws with their ``(chain, draw)`` axes."""
+        return self.draws
+
+    def chain_stats(self) -> dict[str, np.ndarray]:
+        """The sampler's per-transition statistics, ``(chain, draw)``."""
+        return self.sample_stats
+
+    @property
+    def evidence_fit(self) -> Any:
+        """The SVI fit the chains started from (its restarts carry the evidence)."""
+        return self.svi

@@ -97,7 +97,7 @@ def test_gibbs_edge_probabilities_match_the_exact_posterior():
     truth = exact.exact_edge_probabilities(data.y, config.model)
     result = bh.fit(data, model=config, method="gibbs", progress=False)
     gibbs = result.edge_probabilities().to_numpy()
-    # measured on this seed: max |P - P_exact| 0.006 (SVI: 0.27)
+    # measured on this seed: max |P - P_exact| 0.015 (SVI: 0.27); d = 4: 0.008 (SVI: 0.47)
     assert np.abs(gibbs - truth).max() <= 0.02
     conv = result.convergence()
     assert conv["converged"] and conv["edge_probabilities"]["rhat_max"] <= 1.05

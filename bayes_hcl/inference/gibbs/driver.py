@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 import jax
@@ -29,7 +28,7 @@ import numpy as np
 from bayes_hcl.config import Config
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import ConfigError, DataError
-from bayes_hcl.inference.base import default_progress
+from bayes_hcl.inference.base import ChainFit, default_progress
 from bayes_hcl.inference.devices import row_devices
 from bayes_hcl.inference.gibbs.sweep import (
     GibbsState,
@@ -45,7 +44,7 @@ from bayes_hcl.inference.nuts.driver import (
     check_finite_draws,
     initial_values,
 )
-from bayes_hcl.inference.svi.driver import SVIFit, fit_svi
+from bayes_hcl.inference.svi.driver import fit_svi
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from bayes_hcl.inference.svi.programs import enable_compilation_cache
 from bayes_hcl.model.priors import SpikeAndSlab
@@ -56,41 +55,12 @@ CHAIN_CHUNK = 100  # sweeps per compiled call; the host shows progress between c
 MOVES_PER_NODE = 2  # order moves per node and sweep when gibbs.order_moves = 0
 
 
-@dataclass
-class GibbsFit:
-    """Raw output of :func:`fit_gibbs` (the :class:`~bayes_hcl.inference.base.Fit` protocol).
+class GibbsFit(ChainFit):
+    """Raw output of :func:`fit_gibbs` (a :class:`~bayes_hcl.inference.base.ChainFit`):
+    ``sample_stats`` holds per sweep the log likelihood with memberships summed out (``lp``)
+    and whether the order moved (``order_changed``)."""
 
-    ``draws`` have leading ``(chain, draw)`` axes; ``sample_stats`` holds per sweep the log
-    likelihood with memberships summed out (``lp``) and whether the order moved
-    (``order_changed``); ``svi`` is the fit that initialised the chains.
-    """
-
-    draws: dict[str, np.ndarray]
-    sample_stats: dict[str, np.ndarray]
-    restart_elbo: np.ndarray
-    restart_weights: np.ndarray
-    elbo_history: np.ndarray
-    restart_summary: dict[str, np.ndarray]
-    svi: SVIFit | None
-    num_clusters: int
-    timings: dict[str, float] = field(default_factory=dict)
-    membership_mean: None = None
-    batch_size: int = 0
-    devices: int = 1
     method: ClassVar[str] = "gibbs"
-
-    def chain_draws(self) -> dict[str, np.ndarray]:
-        """Draws with their ``(chain, draw)`` axes."""
-        return self.draws
-
-    def chain_stats(self) -> dict[str, np.ndarray]:
-        """Per-sweep statistics, ``(chain, draw)``."""
-        return self.sample_stats
-
-    @property
-    def evidence_fit(self) -> SVIFit | None:
-        """The SVI fit the chains started from (its restarts carry the evidence)."""
-        return self.svi
 
 
 def check_gibbs_input(data: PreparedData, config: Config) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 import jax
@@ -25,7 +24,7 @@ from numpyro.infer.util import potential_energy, unconstrain_fn
 from bayes_hcl.config import Config, min_cluster_size
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import ConfigError, DataError
-from bayes_hcl.inference.base import default_progress
+from bayes_hcl.inference.base import ChainFit, default_progress
 from bayes_hcl.inference.devices import row_devices
 from bayes_hcl.inference.nuts.order_moves import OrderedNUTS, proposal_moments
 from bayes_hcl.inference.relabel import relabel_draws
@@ -52,43 +51,11 @@ MOVES_PER_NODE = 5
 CANDIDATES_PER_CHAIN = 8  # SVI draws scored per chain when choosing the starting points
 
 
-@dataclass
-class NUTSFit:
-    """Raw output of :func:`fit_nuts`: draws per chain and per-chain summaries.
+class NUTSFit(ChainFit):
+    """Raw output of :func:`fit_nuts` (a :class:`~bayes_hcl.inference.base.ChainFit`):
+    ``sample_stats`` holds NUTS's per-transition statistics."""
 
-    Attributes mirror :class:`bayes_hcl.inference.SVIFit` with chains in place of restarts:
-    ``draws`` have leading ``(chain, draw)`` axes, ``elbo_history`` is each chain's log joint
-    density per draw, ``restart_summary`` holds each chain's mean order, partition and edge
-    inclusion. ``sample_stats`` has NUTS's per-transition statistics and ``svi`` the fit that
-    initialised the chains.
-    """
-
-    draws: dict[str, np.ndarray]
-    sample_stats: dict[str, np.ndarray]
-    restart_elbo: np.ndarray
-    restart_weights: np.ndarray
-    elbo_history: np.ndarray
-    restart_summary: dict[str, np.ndarray]
-    svi: SVIFit | None
-    num_clusters: int
-    timings: dict[str, float] = field(default_factory=dict)
-    membership_mean: None = None
-    batch_size: int = 0
-    devices: int = 1
     method: ClassVar[str] = "nuts"
-
-    def chain_draws(self) -> dict[str, np.ndarray]:
-        """Draws with their ``(chain, draw)`` axes."""
-        return self.draws
-
-    def chain_stats(self) -> dict[str, np.ndarray]:
-        """NUTS's per-transition statistics, ``(chain, draw)``."""
-        return self.sample_stats
-
-    @property
-    def evidence_fit(self) -> SVIFit | None:
-        """The SVI fit the chains started from (its restarts carry the evidence)."""
-        return self.svi
 
 
 def _occupied_count(svi: SVIFit, n: int, fraction: float) -> int:
