@@ -84,7 +84,7 @@ class ChainFit:
     density (NUTS: the joint; Gibbs: the likelihood with memberships summed out) per draw,
     ``restart_summary`` holds each chain's mean order, partition and edge inclusion,
     ``sample_stats`` the sampler's per-transition statistics and ``svi`` the fit that
-    initialised the chains. A subclass names its ``method``.
+    initialised the chains. A subclass names its ``method`` and its ``label``.
     """
 
     draws: dict[str, np.ndarray]
@@ -100,6 +100,7 @@ class ChainFit:
     batch_size: int = 0
     devices: int = 1
     method: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # the sampler's name in messages
 
     def chain_draws(self) -> dict[str, np.ndarray]:
         """Draws with their ``(chain, draw)`` axes."""

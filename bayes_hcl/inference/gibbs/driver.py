@@ -16,7 +16,6 @@ line that says which method takes it.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from typing import ClassVar
@@ -38,15 +37,8 @@ from bayes_hcl.inference.gibbs.sweep import (
     order_mask,
     sweep,
 )
-from bayes_hcl.inference.nuts.driver import (
-    chain_quantities,
-    chain_summary,
-    check_finite_draws,
-    initial_values,
-)
-from bayes_hcl.inference.svi.driver import fit_svi
+from bayes_hcl.inference.nuts.driver import chain_fit, svi_start
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
-from bayes_hcl.inference.svi.programs import enable_compilation_cache
 from bayes_hcl.model.priors import SpikeAndSlab
 
 __all__ = ["GibbsFit", "check_gibbs_input", "fit_gibbs", "initial_state", "sample_gibbs"]
@@ -61,6 +53,7 @@ class GibbsFit(ChainFit):
     and whether the order moved (``order_changed``)."""
 
     method: ClassVar[str] = "gibbs"
+    label: ClassVar[str] = "Gibbs"
 
 
 def check_gibbs_input(data: PreparedData, config: Config) -> None:
@@ -235,34 +228,9 @@ def fit_gibbs(
     """
     check_gibbs_input(data, config)
     start = time.perf_counter()
-    enable_compilation_cache()
-    svi = fit_svi(data, config, seed=seed, progress=progress)
-    start_config = dataclasses.replace(
-        config, nuts=dataclasses.replace(config.nuts, extra_clusters=config.gibbs.extra_clusters)
-    )
-    init = initial_values(svi, data.n, start_config, config.gibbs.num_chains, seed)
-    k = init["W"].shape[1]
-    run_config = dataclasses.replace(
-        config, model=dataclasses.replace(config.model, max_clusters=k)
+    gibbs = config.gibbs
+    svi, init, run_config = svi_start(
+        data, config, gibbs.num_chains, gibbs.extra_clusters, seed=seed, progress=progress
     )
     samples, stats, sample_s = sample_gibbs(data, run_config, init, seed=seed, progress=progress)
-    quant_start = time.perf_counter()
-    draws = chain_quantities(samples, data, run_config)
-    check_finite_draws(draws, "Gibbs")
-    chains = draws["phi"].shape[0]
-    return GibbsFit(
-        draws=draws,
-        sample_stats=stats,
-        restart_elbo=stats["lp"].mean(1),
-        restart_weights=np.full(chains, 1.0 / chains),
-        elbo_history=stats["lp"],
-        restart_summary=chain_summary(draws, stats["lp"]),
-        svi=svi,
-        num_clusters=k,
-        timings={
-            "svi_s": svi.timings["total_s"],
-            "sample_s": sample_s,
-            "draws_s": time.perf_counter() - quant_start,
-            "total_s": time.perf_counter() - start,
-        },
-    )
+    return chain_fit(GibbsFit, samples, stats, data, run_config, svi, sample_s, start)

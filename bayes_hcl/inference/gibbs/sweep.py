@@ -153,11 +153,6 @@ def draw_sticks(rng_key, state: GibbsState, counts, settings: SweepSettings) -> 
     return state._replace(v=v, alpha=alpha)
 
 
-def _node_stats(stats, j) -> NodeStats:
-    zz, zy, yy, count = stats
-    return NodeStats(zz, zy[:, :, j], yy[:, j], count)
-
-
 def _sigma2(state: GibbsState) -> jnp.ndarray:
     return jnp.exp(2.0 * (state.log_sigma_base[None] + state.log_sigma_shift))
 

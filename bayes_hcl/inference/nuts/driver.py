@@ -36,12 +36,14 @@ from bayes_hcl.model.program import draw_quantities, ordered_model
 
 __all__ = [
     "NUTSFit",
+    "chain_fit",
     "chain_quantities",
     "chain_summary",
     "check_finite_draws",
     "fit_nuts",
     "initial_values",
     "sample_nuts",
+    "svi_start",
 ]
 
 # order proposals per transition when nuts.order_moves = 0: a proposal costs one forward pass,
@@ -56,6 +58,7 @@ class NUTSFit(ChainFit):
     ``sample_stats`` holds NUTS's per-transition statistics."""
 
     method: ClassVar[str] = "nuts"
+    label: ClassVar[str] = "NUTS"
 
 
 def _occupied_count(svi: SVIFit, n: int, fraction: float) -> int:
@@ -64,16 +67,22 @@ def _occupied_count(svi: SVIFit, n: int, fraction: float) -> int:
     return max(1, int((mass >= min_cluster_size(n, fraction)).sum()))
 
 
-def initial_values(svi: SVIFit, n: int, config: Config, num_chains: int, seed: int) -> dict:
+def initial_values(
+    svi: SVIFit,
+    n: int,
+    config: Config,
+    num_chains: int,
+    seed: int,
+    extra_clusters: int | None = None,
+) -> dict:
     """Constrained candidate starts ``(num_chains, ...)``: distinct draws of the best restart.
 
-    Clusters are cut to those the SVI fit occupies plus ``nuts.extra_clusters`` (each spare
-    given at least 2 % weight), with stick fractions recomputed for the kept weights.
+    Clusters are cut to those the SVI fit occupies plus ``extra_clusters`` spare ones
+    (default ``nuts.extra_clusters``; each spare given at least 2 % weight), with stick
+    fractions recomputed for the kept weights.
     """
-    k = min(
-        config.model.max_clusters,
-        _occupied_count(svi, n, config.svi.prune_fraction) + config.nuts.extra_clusters,
-    )
+    extra = config.nuts.extra_clusters if extra_clusters is None else extra_clusters
+    k = min(config.model.max_clusters, _occupied_count(svi, n, config.svi.prune_fraction) + extra)
     rng = np.random.default_rng(seed)
     pool = np.flatnonzero(svi.draw_restart == int(np.argmax(svi.restart_weights)))
     picks = rng.choice(pool, size=num_chains, replace=len(pool) < num_chains)
@@ -378,24 +387,59 @@ def fit_nuts(
             f"(svi.batch_size {batch}; automatic above {FULL_BATCH_MAX_ROWS} rows); fit by 'svi'"
         )
     start = time.perf_counter()
-    enable_compilation_cache()
-    svi = fit_svi(data, config, seed=seed, progress=progress)
-    init = initial_values(svi, data.n, config, CANDIDATES_PER_CHAIN * config.nuts.num_chains, seed)
-    k = init["W"].shape[1]
-    run_config = dataclasses.replace(
-        config, model=dataclasses.replace(config.model, max_clusters=k)
-    )
+    svi, init, run_config = svi_start(
+        data, config, CANDIDATES_PER_CHAIN * config.nuts.num_chains, config.nuts.extra_clusters,
+        seed=seed, progress=progress,
+    )  # fmt: skip
+    k = run_config.model.max_clusters
     best = svi.draw_restart == int(np.argmax(svi.restart_weights))
     resp = svi.draws["membership"][best].mean(0)[:, :k]
     resp = resp / np.maximum(resp.sum(1, keepdims=True), 1e-12)
     samples, stats, sample_s = sample_nuts(
         data, run_config, init, seed=seed, progress=progress, responsibilities=resp
     )
+    return chain_fit(NUTSFit, samples, stats, data, run_config, svi, sample_s, start)
+
+
+def svi_start(
+    data: PreparedData,
+    config: Config,
+    num_starts: int,
+    extra_clusters: int,
+    *,
+    seed: int,
+    progress: bool | None,
+) -> tuple[SVIFit, dict, Config]:
+    """The SVI fit a sampler starts from, ``num_starts`` candidate starts
+    (:func:`initial_values`) and the configuration cut to their clusters."""
+    enable_compilation_cache()
+    svi = fit_svi(data, config, seed=seed, progress=progress)
+    init = initial_values(svi, data.n, config, num_starts, seed, extra_clusters)
+    k = init["W"].shape[1]
+    run_config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, max_clusters=k)
+    )
+    return svi, init, run_config
+
+
+def chain_fit(
+    cls: type[ChainFit],
+    samples: dict,
+    stats: dict,
+    data: PreparedData,
+    run_config: Config,
+    svi: SVIFit,
+    sample_s: float,
+    start: float,
+) -> ChainFit:
+    """A sampler's :class:`~bayes_hcl.inference.base.ChainFit` from its kept latents and
+    per-transition statistics (``lp``: each chain's log density per draw); ``start`` is the
+    ``time.perf_counter()`` at which the fit began."""
     quant_start = time.perf_counter()
     draws = chain_quantities(samples, data, run_config)
-    check_finite_draws(draws)
+    check_finite_draws(draws, cls.label)
     chains = draws["phi"].shape[0]
-    return NUTSFit(
+    return cls(
         draws=draws,
         sample_stats=stats,
         restart_elbo=stats["lp"].mean(1),
@@ -403,7 +447,7 @@ def fit_nuts(
         elbo_history=stats["lp"],
         restart_summary=chain_summary(draws, stats["lp"]),
         svi=svi,
-        num_clusters=k,
+        num_clusters=run_config.model.max_clusters,
         timings={
             "svi_s": svi.timings["total_s"],
             "sample_s": sample_s,
