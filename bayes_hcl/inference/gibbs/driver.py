@@ -107,8 +107,9 @@ def _settings(config: Config, d: int) -> SweepSettings:
 
 
 def initial_state(init: dict, config: Config) -> GibbsState:
-    """Chain states ``(chain, ...)`` from constrained starts (:func:`initial_values`): the
-    indicators are the slab responsibilities of the start's weights and shifts above 1/2."""
+    """Chain states ``(chain, ...)`` from constrained starts
+    (:func:`~bayes_hcl.inference.nuts.driver.initial_values`): the indicators are the slab
+    responsibilities of the start's weights and shifts above 1/2."""
     m = config.model
     chains = np.shape(init["W"])[0]
     mask = np.asarray(order_mask(np.asarray(init["rank"])))[:, None]  # (C, 1, d, d)
