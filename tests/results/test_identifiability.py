@@ -85,7 +85,11 @@ def test_v_structure_orients_the_collider_edges():
         entry = _edge(report, cause, "c")
         assert (entry["cause"], entry["effect"]) == (cause, "c")
         assert entry["status"] == "identified" and entry["reason"] == "v-structure"
-    assert _edge(report, "a", "b")["status"] == "not supported"
+    # a and b are independent: the report lists the pair only when it holds adjacency mass
+    # (>= 0.1), and then as not supported; which side of 0.1 it falls on depends on the CPU
+    listed = [e for e in report["edges"] if {e["cause"], e["effect"]} == {"a", "b"}]
+    assert all(e["status"] == "not supported" for e in listed)
+    assert all(e["p_forward"] + e["p_reverse"] < 0.5 for e in listed)
     assert report["clusters"]["heterogeneity"] == "not supported"
 
 
