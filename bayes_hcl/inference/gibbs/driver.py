@@ -9,9 +9,9 @@ draws are the ordered model's latents, so memberships, inclusion probabilities a
 readout come from the same code as for NUTS
 (:func:`bayes_hcl.inference.nuts.driver.chain_quantities`).
 
-This first version covers the model's continuous core: every variable continuous, Gaussian
-noise, one latent factor, no missing cells, all rows in memory. Anything else is refused in one
-line that says which method takes it.
+This version covers continuous variables with Gaussian noise and binary ones (Pólya-Gamma
+augmented), one latent factor, no missing cells, all rows in memory. Anything else is refused
+in one line that says which method takes it.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import ConfigError, DataError
 from bayes_hcl.inference.base import ChainFit, default_progress
 from bayes_hcl.inference.devices import row_devices
-from bayes_hcl.inference.gibbs.sweep import (
+from bayes_hcl.inference.gibbs.noise import hold_noiseless
+from bayes_hcl.inference.gibbs.state import (
     GibbsState,
     SweepSettings,
     edge_prior,
     node_priors,
     order_mask,
-    sweep,
 )
+from bayes_hcl.inference.gibbs.sweep import sweep
 from bayes_hcl.inference.nuts.driver import chain_fit, svi_start
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from bayes_hcl.model.priors import SpikeAndSlab
@@ -58,13 +59,14 @@ class GibbsFit(ChainFit):
 
 def check_gibbs_input(data: PreparedData, config: Config) -> None:
     """Refuse, in one line naming the way out, what this version of the sampler does not take."""
-    other = [(c, t) for c, t in zip(data.columns, data.types, strict=True) if t != "continuous"]
+    taken = ("continuous", "binary")
+    other = [(c, t) for c, t in zip(data.columns, data.types, strict=True) if t not in taken]
     if other:
         name, kind = other[0]
         raise DataError(
-            f"method 'gibbs' takes continuous variables only so far (column {name!r} is "
-            f"{kind}); fit by 'svi' (method='svi', --method svi), which takes every type, or "
-            f"declare the column continuous (types={{{name!r}: 'continuous'}})"
+            f"method 'gibbs' takes continuous and binary variables only so far (column "
+            f"{name!r} is {kind}); fit by 'svi' (method='svi', --method svi), which takes "
+            f"every type, or declare the column continuous (types={{{name!r}: 'continuous'}})"
         )
     model = config.model
     if model.noise_family != "gaussian" or model.noise_components != 1:
@@ -88,7 +90,7 @@ def check_gibbs_input(data: PreparedData, config: Config) -> None:
         )
 
 
-def _settings(config: Config, d: int) -> SweepSettings:
+def _settings(config: Config, d: int, binary: tuple[int, ...] = ()) -> SweepSettings:
     m = config.model
     a, b = edge_prior(m, d)
     return SweepSettings(
@@ -103,13 +105,15 @@ def _settings(config: Config, d: int) -> SweepSettings:
         noise_scale=m.noise_scale,
         noise_spike_var=m.shift_spike_scale**2,
         noise_slab_var=m.noise_shift_scale**2,
+        binary=binary,
     )
 
 
-def initial_state(init: dict, config: Config) -> GibbsState:
+def initial_state(init: dict, config: Config, binary: tuple[int, ...] = ()) -> GibbsState:
     """Chain states ``(chain, ...)`` from constrained starts
     (:func:`~bayes_hcl.inference.nuts.driver.initial_values`): the indicators are the slab
-    responsibilities of the start's weights and shifts above 1/2."""
+    responsibilities of the start's weights and shifts above 1/2; the ``binary`` nodes' noise
+    scales held (:func:`~bayes_hcl.inference.gibbs.noise.hold_noiseless`)."""
     m = config.model
     chains = np.shape(init["W"])[0]
     mask = np.asarray(order_mask(np.asarray(init["rank"])))[:, None]  # (C, 1, d, d)
@@ -118,7 +122,7 @@ def initial_state(init: dict, config: Config) -> GibbsState:
     shift_law = SpikeAndSlab(m.shift_prior, 0.0, m.shift_spike_scale, m.intercept_scale)
     delta = np.asarray(shift_law.responsibility(init["b_shift"])) > 0.5
     empty = np.zeros((chains, 0), np.float32)
-    return GibbsState(
+    state = GibbsState(
         rank=jnp.asarray(init["rank"], jnp.int32),
         v=jnp.asarray(init.get("v", empty), jnp.float32),
         alpha=jnp.asarray(init.get("alpha", np.ones(chains)), jnp.float32),
@@ -132,6 +136,7 @@ def initial_state(init: dict, config: Config) -> GibbsState:
         log_sigma_base=jnp.asarray(init["log_sigma_base"], jnp.float32),
         log_sigma_shift=jnp.asarray(init["log_sigma_shift"], jnp.float32),
     )
+    return jax.vmap(lambda s: hold_noiseless(s, _settings(config, len(s.rank), binary)))(state)
 
 
 @functools.lru_cache(maxsize=8)
@@ -139,17 +144,17 @@ def _chunk_program(settings: SweepSettings, length: int):
     """Compiled: ``length`` sweeps of every chain, returning the kept states and statistics
     ``(chain, length, ...)`` (cached per setting and length: a new seed compiles nothing)."""
 
-    def one_chain(key, state, y, x):
+    def one_chain(key, state, y, x, offset):
         def step(carry, _):
             state, key = carry
             key, sub = jax.random.split(key)
-            state, log_lik, moved = sweep(sub, state, y, x, settings)
+            state, log_lik, moved = sweep(sub, state, y, x, settings, offset)
             return (state, key), (state, log_lik, moved)
 
         (state, key), trace = jax.lax.scan(step, (state, key), None, length=length)
         return key, state, trace
 
-    return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None, None)))
+    return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None, None, None)))
 
 
 def _latents(states: GibbsState) -> dict[str, np.ndarray]:
@@ -186,9 +191,14 @@ def sample_gibbs(
     gibbs = config.gibbs
     num_chains = gibbs.num_chains
     init = {name: np.asarray(value)[:num_chains] for name, value in init.items()}
-    state = initial_state(init, config)
-    settings = _settings(config, data.d)
-    y = jnp.asarray(data.y - data.offset[None, :], jnp.float32)
+    binary = tuple(int(j) for j in np.flatnonzero(np.asarray(data.types) == "binary"))
+    state = initial_state(init, config, binary)
+    settings = _settings(config, data.d, binary)
+    is_binary = np.isin(np.arange(data.d), binary)
+    offset = np.where(is_binary, data.offset, 0.0)
+    # a continuous node's offset moves into its response; a binary node keeps its 0/1
+    y = jnp.asarray(np.where(is_binary, data.y, data.y - data.offset[None, :]), jnp.float32)
+    offset = jnp.asarray(offset, jnp.float32)
     x = jnp.asarray(data.x, jnp.float32)
     keys = jax.random.split(jax.random.PRNGKey(seed), num_chains)
     kept = []
@@ -199,7 +209,8 @@ def sample_gibbs(
         for phase, count in (("warmup", gibbs.num_warmup), ("sample", gibbs.num_samples)):
             full, rest = divmod(count, CHAIN_CHUNK)
             for length in [CHAIN_CHUNK] * full + ([rest] if rest else []):
-                keys, state, trace = _chunk_program(settings, length)(keys, state, y, x)
+                program = _chunk_program(settings, length)
+                keys, state, trace = program(keys, state, y, x, offset)
                 if phase == "sample":
                     kept.append(jax.tree_util.tree_map(np.asarray, trace))
                 bar.update(length)
