@@ -57,7 +57,7 @@ def _base_proposal(levels, precision, settings: SweepSettings):
 def noise_proposal(levels, precision, settings: SweepSettings):
     """The proposal of every node's log noise scales from per-cluster plug-in levels
     ``(K, d)`` and likelihood precisions ``(K, 1)``: the universal value from
-    :func:`_base_proposal`, then each cluster's shift given it from its spike-and-slab
+    ``_base_proposal``, then each cluster's shift given it from its spike-and-slab
     Laplace mixture. Returns ``(draw, log_density)``: ``draw(key) -> (base, shift)`` and
     ``log_density(base, shift) -> (d,)``."""
     precision = jnp.broadcast_to(precision, levels.shape)

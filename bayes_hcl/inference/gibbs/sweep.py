@@ -148,7 +148,7 @@ def order_moves(
     """``settings.order_moves`` insertions (a node moved to a uniformly drawn position, an
     adjacent transposition when one step away).
 
-    A move reorients the edges whose ends swap order (:func:`_reorient`) and proposes new log
+    A move reorients the edges whose ends swap order (``_reorient``) and proposes new log
     noise scales for the continuous nodes whose parents change, from their ridge fits'
     residual sd under the new order
     (:func:`~bayes_hcl.inference.gibbs.noise.noise_proposal`; the reverse move's proposal,
