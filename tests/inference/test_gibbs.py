@@ -297,3 +297,21 @@ def test_fit_gibbs_refuses_before_any_fitting():
     config = load_config("hcl", model_overrides={"noise_components": 3})
     with pytest.raises(ConfigError, match="Gaussian noise only"):
         fit_gibbs(data, config, progress=False)
+
+
+def test_a_binary_variable_is_fitted_with_its_noise_held():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=120)
+    flag = (rng.uniform(size=120) < 1 / (1 + np.exp(-2.0 * a))).astype(int)
+    frame = pd.DataFrame({"a": a, "flag": flag, "c": flag - 0.5 + 0.3 * rng.normal(size=120)})
+    result = bh.fit(
+        frame, method="gibbs", progress=False, num_warmup=30, num_samples=30, num_chains=2,
+        num_steps=300,
+    )  # fmt: skip
+    assert result.column_types().set_index("column").loc["flag", "type"] == "binary"
+    shifts = result.shift_targets().set_index("variable")
+    assert shifts.loc["flag", "p_noise_shift"] == 0.0
+    p = result.edge_probabilities()
+    # a strong binary child of a and parent of c: adjacent in (nearly) every draw
+    assert p.loc["a", "flag"] + p.loc["flag", "a"] > 0.9
+    assert p.loc["flag", "c"] + p.loc["c", "flag"] > 0.9

@@ -109,10 +109,10 @@ def _settings(config: Config, d: int, binary: tuple[int, ...] = ()) -> SweepSett
     )
 
 
-def initial_state(init: dict, config: Config, binary: tuple[int, ...] = ()) -> GibbsState:
+def initial_state(init: dict, config: Config, settings: SweepSettings) -> GibbsState:
     """Chain states ``(chain, ...)`` from constrained starts
     (:func:`~bayes_hcl.inference.nuts.driver.initial_values`): the indicators are the slab
-    responsibilities of the start's weights and shifts above 1/2; the ``binary`` nodes' noise
+    responsibilities of the start's weights and shifts above 1/2; the binary nodes' noise
     scales held (:func:`~bayes_hcl.inference.gibbs.noise.hold_noiseless`)."""
     m = config.model
     chains = np.shape(init["W"])[0]
@@ -136,7 +136,7 @@ def initial_state(init: dict, config: Config, binary: tuple[int, ...] = ()) -> G
         log_sigma_base=jnp.asarray(init["log_sigma_base"], jnp.float32),
         log_sigma_shift=jnp.asarray(init["log_sigma_shift"], jnp.float32),
     )
-    return jax.vmap(lambda s: hold_noiseless(s, _settings(config, len(s.rank), binary)))(state)
+    return jax.vmap(hold_noiseless, in_axes=(0, None))(state, settings)
 
 
 @functools.lru_cache(maxsize=8)
@@ -191,14 +191,12 @@ def sample_gibbs(
     gibbs = config.gibbs
     num_chains = gibbs.num_chains
     init = {name: np.asarray(value)[:num_chains] for name, value in init.items()}
-    binary = tuple(int(j) for j in np.flatnonzero(np.asarray(data.types) == "binary"))
-    state = initial_state(init, config, binary)
-    settings = _settings(config, data.d, binary)
-    is_binary = np.isin(np.arange(data.d), binary)
-    offset = np.where(is_binary, data.offset, 0.0)
+    is_binary = np.asarray(data.types) == "binary"
+    settings = _settings(config, data.d, tuple(int(j) for j in np.flatnonzero(is_binary)))
+    state = initial_state(init, config, settings)
     # a continuous node's offset moves into its response; a binary node keeps its 0/1
     y = jnp.asarray(np.where(is_binary, data.y, data.y - data.offset[None, :]), jnp.float32)
-    offset = jnp.asarray(offset, jnp.float32)
+    offset = jnp.asarray(np.where(is_binary, data.offset, 0.0), jnp.float32)
     x = jnp.asarray(data.x, jnp.float32)
     keys = jax.random.split(jax.random.PRNGKey(seed), num_chains)
     kept = []
