@@ -110,7 +110,8 @@ def test_gibbs_edge_probabilities_match_the_exact_posterior():
 # -- the sweep leaves the posterior invariant (Geweke 2004) -----------------------------------
 def _prior_state(key, config, d, k):
     m = config.model
-    a, b = _settings(config, d).edge_a, _settings(config, d).edge_b
+    settings = _settings(config, d)
+    a, b = settings.edge_a, settings.edge_b
     ks = jax.random.split(key, 12)
     rank = jax.random.permutation(ks[0], d).astype(jnp.int32)
     alpha = jax.random.gamma(ks[1], m.dp_shape) / m.dp_rate
