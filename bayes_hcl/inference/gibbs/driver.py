@@ -16,6 +16,7 @@ in one line that says which method takes it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from typing import ClassVar
@@ -30,6 +31,7 @@ from bayes_hcl.errors import ConfigError, DataError
 from bayes_hcl.inference.base import ChainFit, default_progress
 from bayes_hcl.inference.devices import row_devices
 from bayes_hcl.inference.gibbs.noise import hold_noiseless
+from bayes_hcl.inference.gibbs.start import chain_starts
 from bayes_hcl.inference.gibbs.state import (
     GibbsState,
     SweepSettings,
@@ -38,8 +40,10 @@ from bayes_hcl.inference.gibbs.state import (
     order_mask,
 )
 from bayes_hcl.inference.gibbs.sweep import sweep
-from bayes_hcl.inference.nuts.driver import chain_fit, svi_start
+from bayes_hcl.inference.nuts.driver import chain_fit
+from bayes_hcl.inference.svi import fit_svi
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
+from bayes_hcl.inference.svi.programs import enable_compilation_cache
 from bayes_hcl.model.priors import SpikeAndSlab
 
 __all__ = ["GibbsFit", "check_gibbs_input", "fit_gibbs", "initial_state", "sample_gibbs"]
@@ -175,10 +179,40 @@ def _latents(states: GibbsState) -> dict[str, np.ndarray]:
     return {name: np.asarray(value) for name, value in out.items()}
 
 
+def _responses(data: PreparedData) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """``y``, ``x`` and ``offset`` as the sweep takes them: a continuous node's offset moves
+    into its response; a binary node keeps its 0/1 and its offset."""
+    is_binary = np.asarray(data.types) == "binary"
+    y = jnp.asarray(np.where(is_binary, data.y, data.y - data.offset[None, :]), jnp.float32)
+    offset = jnp.asarray(np.where(is_binary, data.offset, 0.0), jnp.float32)
+    return y, jnp.asarray(data.x, jnp.float32), offset
+
+
+def _data_settings(data: PreparedData, config: Config) -> SweepSettings:
+    binary = np.flatnonzero(np.asarray(data.types) == "binary")
+    return _settings(config, data.d, tuple(int(j) for j in binary))
+
+
 def sample_gibbs(
-    data: PreparedData, config: Config, init: dict, *, seed: int = 0, progress: bool | None = None
+    data: PreparedData,
+    config: Config,
+    start: dict | GibbsState,
+    *,
+    seed: int = 0,
+    progress: bool | None = None,
 ) -> tuple[dict, dict, float]:
-    """Run ``gibbs.num_chains`` chains from the first starts of ``init``.
+    """Run ``gibbs.num_chains`` chains.
+
+    Parameters
+    ----------
+    data : PreparedData
+    config : Config
+    start : dict or GibbsState
+        Chain states ``(chain, ...)`` (:func:`~bayes_hcl.inference.gibbs.start.chain_starts`)
+        or constrained starts (:func:`~bayes_hcl.inference.nuts.driver.initial_values`,
+        the first ``num_chains`` taken, through :func:`initial_state`).
+    seed : int
+    progress : bool, optional
 
     Returns
     -------
@@ -190,17 +224,16 @@ def sample_gibbs(
 
     gibbs = config.gibbs
     num_chains = gibbs.num_chains
-    init = {name: np.asarray(value)[:num_chains] for name, value in init.items()}
-    is_binary = np.asarray(data.types) == "binary"
-    settings = _settings(config, data.d, tuple(int(j) for j in np.flatnonzero(is_binary)))
-    state = initial_state(init, config, settings)
-    # a continuous node's offset moves into its response; a binary node keeps its 0/1
-    y = jnp.asarray(np.where(is_binary, data.y, data.y - data.offset[None, :]), jnp.float32)
-    offset = jnp.asarray(np.where(is_binary, data.offset, 0.0), jnp.float32)
-    x = jnp.asarray(data.x, jnp.float32)
+    settings = _data_settings(data, config)
+    if isinstance(start, GibbsState):
+        state = start
+    else:
+        init = {name: np.asarray(value)[:num_chains] for name, value in start.items()}
+        state = initial_state(init, config, settings)
+    y, x, offset = _responses(data)
     keys = jax.random.split(jax.random.PRNGKey(seed), num_chains)
     kept = []
-    start = time.perf_counter()
+    begin = time.perf_counter()
     total = gibbs.num_warmup + gibbs.num_samples
     progress = default_progress() if progress is None else progress
     with tqdm(total=total, desc="Gibbs", disable=not progress, unit="sweep") as bar:
@@ -215,7 +248,7 @@ def sample_gibbs(
                 bar.set_postfix(phase=phase)
     states, log_lik, moved = jax.tree_util.tree_map(lambda *a: np.concatenate(a, 1), *kept)
     stats = {"lp": log_lik.astype(np.float64), "order_changed": moved}
-    return _latents(states), stats, time.perf_counter() - start
+    return _latents(states), stats, time.perf_counter() - begin
 
 
 def fit_gibbs(
@@ -237,10 +270,28 @@ def fit_gibbs(
     GibbsFit
     """
     check_gibbs_input(data, config)
-    start = time.perf_counter()
+    begin = time.perf_counter()
     gibbs = config.gibbs
-    svi, init, run_config = svi_start(
-        data, config, gibbs.num_chains, gibbs.extra_clusters, seed=seed, progress=progress
+    enable_compilation_cache()
+    svi = fit_svi(data, config, seed=seed, progress=progress)
+    y, x, offset = _responses(data)
+    start, record = chain_starts(
+        svi.restart_summary,
+        y,
+        x,
+        offset,
+        _data_settings(data, config),
+        num_chains=gibbs.num_chains,
+        extra_clusters=gibbs.extra_clusters,
+        seed=seed,
     )
-    samples, stats, sample_s = sample_gibbs(data, run_config, init, seed=seed, progress=progress)
-    return chain_fit(GibbsFit, samples, stats, data, run_config, svi, sample_s, start)
+    k = start.gamma.shape[1]
+    run_config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, max_clusters=k)
+    )
+    samples, stats, sample_s = sample_gibbs(data, run_config, start, seed=seed, progress=progress)
+    fit = chain_fit(GibbsFit, samples, stats, data, run_config, svi, sample_s, begin)
+    # which SVI restart each chain started from, and that start's collapsed log posterior
+    fit.restart_summary["start_restart"] = record["restart"]
+    fit.restart_summary["start_score"] = record["start_score"]
+    return fit

@@ -57,10 +57,17 @@ from bayes_hcl.inference.gibbs.state import (
     per_node,
 )
 
-__all__ = ["draw_memberships", "order_moves", "sweep"]
+__all__ = [
+    "all_evidence",
+    "cluster_loglik",
+    "draw_memberships",
+    "order_moves",
+    "sweep",
+    "update_given_memberships",
+]
 
 
-def _cluster_loglik(state: GibbsState, y, x, offset, settings: SweepSettings):
+def cluster_loglik(state: GibbsState, y, x, offset, settings: SweepSettings):
     """``(n, K)``: each row's log density in each cluster; and the linear predictors ``(n,
     K, d)`` (offsets excluded)."""
     weights = state.W * order_mask(state.rank)[None].astype(state.W.dtype)
@@ -79,7 +86,7 @@ def draw_memberships(rng_key, state: GibbsState, y, x, offset, settings: SweepSe
     """One-hot memberships ``(n, K)`` drawn from their conditional, the data's log
     likelihood with the memberships summed out (before the draw) and the linear predictors
     ``(n, K, d)``."""
-    loglik, eta = _cluster_loglik(state, y, x, offset, settings)
+    loglik, eta = cluster_loglik(state, y, x, offset, settings)
     logits = loglik + log_mixture_weights(state)[None]
     z = jax.random.categorical(rng_key, logits, axis=-1)
     total = jax.scipy.special.logsumexp(logits, axis=-1).sum()
@@ -104,7 +111,7 @@ def draw_sticks(rng_key, state: GibbsState, counts, settings: SweepSettings) -> 
     return state._replace(v=v, alpha=alpha)
 
 
-def _all_evidence(stats: SweepStats, state: GibbsState, settings: SweepSettings) -> jnp.ndarray:
+def all_evidence(stats: SweepStats, state: GibbsState, settings: SweepSettings) -> jnp.ndarray:
     """``(d,)``: every node's collapsed log likelihood under the state's order and indicators."""
     node_stats, allowed, gamma_t, delta, sigma2 = per_node(state, stats, settings)
     return jax.vmap(node_evidence, in_axes=(0, 0, 0, 0, 0, None))(
@@ -165,7 +172,7 @@ def order_moves(
     noisy = ~binary_mask(settings, d)
 
     def score(state):
-        return _all_evidence(stats, state, settings).sum() + log_noise_prior(state, settings)
+        return all_evidence(stats, state, settings).sum() + log_noise_prior(state, settings)
 
     def move(_, carry):
         state, current, levels, key = carry
@@ -272,6 +279,25 @@ def draw_rho(rng_key, state: GibbsState, settings: SweepSettings) -> GibbsState:
     return state._replace(rho=jnp.clip(rho, 1e-6, 1.0 - 1e-6))
 
 
+def update_given_memberships(
+    keys, state: GibbsState, onehot, eta, y, x, offset, settings: SweepSettings
+):
+    """Steps 2 to 7 of a sweep given one-hot memberships ``(n, K)`` and the linear
+    predictors ``eta`` ``(n, K, d)`` the binary nodes' Pólya-Gamma draws are taken at;
+    ``keys`` holds seven keys. Returns the new state and whether the order moved."""
+    design = jnp.concatenate([jnp.ones((y.shape[0], 1), y.dtype), x], axis=1)
+    stats = sufficient_statistics(keys[6], onehot, design, y, eta, offset, settings)
+    state = draw_sticks(keys[0], state, stats.count, settings)
+    before = state.rank
+    state = order_moves(keys[1], state, stats, settings)
+    moved = jnp.any(state.rank != before)
+    state = draw_indicators(keys[2], state, stats, settings)
+    state = draw_parameters(keys[3], state, stats, settings)
+    state = draw_rho(keys[4], state, settings)
+    state = draw_noise(keys[5], state, stats, settings)
+    return state, moved
+
+
 def sweep(rng_key, state: GibbsState, y, x, settings: SweepSettings, offset=None):
     """One full sweep (module docstring).
 
@@ -296,14 +322,5 @@ def sweep(rng_key, state: GibbsState, y, x, settings: SweepSettings, offset=None
     keys = jax.random.split(rng_key, 8)
     offset = jnp.zeros(y.shape[1], y.dtype) if offset is None else offset
     onehot, log_lik, eta = draw_memberships(keys[0], state, y, x, offset, settings)
-    design = jnp.concatenate([jnp.ones((y.shape[0], 1), y.dtype), x], axis=1)
-    stats = sufficient_statistics(keys[7], onehot, design, y, eta, offset, settings)
-    state = draw_sticks(keys[1], state, stats.count, settings)
-    before = state.rank
-    state = order_moves(keys[2], state, stats, settings)
-    moved = jnp.any(state.rank != before)
-    state = draw_indicators(keys[3], state, stats, settings)
-    state = draw_parameters(keys[4], state, stats, settings)
-    state = draw_rho(keys[5], state, settings)
-    state = draw_noise(keys[6], state, stats, settings)
+    state, moved = update_given_memberships(keys[1:], state, onehot, eta, y, x, offset, settings)
     return state, log_lik, moved
