@@ -1,19 +1,19 @@
-"""SVI restarts of the speed design: ELBO, weight, partition sizes and order of each."""
+"""SVI restarts of the Gibbs speed design (``simulate(1000, d=10, n_clusters=2, seed=0)``):
+each restart's final ELBO, its weight, its partition's cluster sizes and its causal order.
+Usage: ``python benchmarks/svi_restart_partitions.py``."""
+
 import numpy as np
-from bayes_hcl.simulate import simulate
+
 from bayes_hcl.config import load_config
 from bayes_hcl.data.prepared import prepare
 from bayes_hcl.inference.svi import fit_svi
+from bayes_hcl.simulate import simulate
+
 sim = simulate(1000, d=10, n_clusters=2, seed=0)
-cfg = load_config("hcl")
-data = prepare(sim.data)
-svi = fit_svi(data, cfg, seed=0, progress=False)
-rs = svi.restart_summary
-print("elbo", np.round(svi.restart_elbo, 1))
-print("weights", np.round(svi.restart_weights, 3))
-part = rs["partition"]
-for r in range(len(part)):
-    print(r, np.bincount(part[r], minlength=8), np.argsort(rs["order"][r]))
-print(svi.draw_restart[:10], svi.draws["phi"].shape)
-for k, v in rs.items(): print(k, np.shape(v), np.asarray(v).dtype)
-print(rs["inclusion"][1].max(), rs["inclusion"][1][6].round(2)[:3])
+svi = fit_svi(prepare(sim.data), load_config("hcl"), seed=0, progress=False)
+summary = svi.restart_summary
+print("true order", np.asarray(sim.order).tolist())
+for r, (elbo, weight) in enumerate(zip(svi.restart_elbo, svi.restart_weights, strict=True)):
+    sizes = np.bincount(summary["partition"][r], minlength=summary["inclusion"].shape[1])
+    order = np.argsort(summary["order"][r]).tolist()
+    print(f"restart {r}: ELBO {elbo:.1f}, weight {weight:.3f}, sizes {sizes.tolist()}, {order}")

@@ -307,7 +307,7 @@ def test_a_binary_variable_is_fitted_with_its_noise_held():
     frame = pd.DataFrame({"a": a, "flag": flag, "c": flag - 0.5 + 0.3 * rng.normal(size=120)})
     result = bh.fit(
         frame, method="gibbs", progress=False, num_warmup=30, num_samples=30, num_chains=2,
-        num_steps=300,
+        num_steps=300, num_restarts=3,
     )  # fmt: skip
     assert result.column_types().set_index("column").loc["flag", "type"] == "binary"
     shifts = result.shift_targets().set_index("variable")
@@ -316,3 +316,9 @@ def test_a_binary_variable_is_fitted_with_its_noise_held():
     # a strong binary child of a and parent of c: adjacent in (nearly) every draw
     assert p.loc["a", "flag"] + p.loc["flag", "a"] > 0.9
     assert p.loc["flag", "c"] + p.loc["c", "flag"] > 0.9
+    # per chain (a chain fit's "restart"), the SVI restart it started from (of 3) and the
+    # start's finite score
+    starts = result.idata["restarts"]
+    assert starts.sizes["restart"] == 2
+    assert set(starts["start_restart"].values) <= set(range(3))
+    assert np.isfinite(starts["start_score"].values).all()

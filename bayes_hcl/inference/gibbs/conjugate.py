@@ -24,7 +24,14 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import cho_solve, solve_triangular
+
+from bayes_hcl.inference.gibbs.linalg import (
+    cho_solve,
+    cholesky,
+    solve_lower,
+    solve_upper,
+    spd_inverse,
+)
 
 __all__ = [
     "NodePriors",
@@ -93,8 +100,8 @@ def _cluster_terms(stats: NodeStats, allowed, sigma2, var, select):
     zz = stats.zz * keep[None, :, None] * keep[None, None, :]
     a = stats.zy * keep[None, :] / sigma2[:, None]
     precision = zz / sigma2[:, None, None] + jax.vmap(jnp.diag)(1.0 / var)
-    chol = jnp.linalg.cholesky(precision)
-    inverse = jax.vmap(lambda c: cho_solve((c, True), jnp.eye(c.shape[0])))(chol)
+    chol = cholesky(precision)
+    inverse = spd_inverse(chol)
     solved = jnp.einsum("kab,kb->ka", inverse, a)
     b = select / var
     q = jax.vmap(jnp.diag)(select * b) - b[:, :, None] * b[:, None, :] * inverse
@@ -136,8 +143,8 @@ def node_evidence(stats: NodeStats, allowed, gamma, delta, sigma2, priors: NodeP
     var, select, g_var = _prior_diagonals(allowed, gamma, delta, priors)
     _, _, const, r, q = _cluster_terms(stats, allowed, sigma2, var, select)
     precision = jnp.diag(1.0 / g_var) + q.sum(0)
-    chol = jnp.linalg.cholesky(precision)
-    half = solve_triangular(chol, r.sum(0), lower=True)
+    chol = cholesky(precision)
+    half = solve_lower(chol, r.sum(0))
     return (
         const.sum()
         - 0.5 * jnp.log(g_var).sum()
@@ -157,31 +164,37 @@ def plug_in_log_noise(stats: NodeStats, allowed, gamma, delta, priors: NodePrior
     zz = stats.zz * keep[None, :, None] * keep[None, None, :]
     zy = stats.zy * keep[None, :]
     ridge = zz + jax.vmap(jnp.diag)(1.0 / var)
-    theta = jnp.linalg.solve(ridge, zy[..., None])[..., 0]
+    theta = cho_solve(cholesky(ridge), zy)
     rss = stats.yy - 2.0 * (theta * zy).sum(1) + jnp.einsum("ka,kab,kb->k", theta, zz, theta)
     level = 0.5 * jnp.log(jnp.maximum(rss, 1e-12) / jnp.maximum(stats.count, 1.0))
     return jnp.where(stats.count >= 2, level, 0.0)
 
 
-def draw_node_parameters(rng_key, stats: NodeStats, allowed, gamma, delta, sigma2, priors):
+def draw_node_parameters(
+    rng_key, stats: NodeStats, allowed, gamma, delta, sigma2, priors, mean_only: bool = False
+):
     """Draw ``g = (beta_j, mu_.j)`` ``(P,)`` and every cluster's ``theta_k = (b_kj, W_k.j)``
     ``(K, P)`` from their joint Gaussian conditional (arguments as :func:`node_evidence`).
 
     A forbidden parent's weight comes out ``N(0, s0^2)`` and its ``mu`` from its prior.
+    With ``mean_only``, the conditional means instead of draws.
     """
     var, select, g_var = _prior_diagonals(allowed, gamma, delta, priors)
     chol_k, a, _, r, q = _cluster_terms(stats, allowed, sigma2, var, select)
     key_g, key_theta = jax.random.split(rng_key)
-    chol = jnp.linalg.cholesky(jnp.diag(1.0 / g_var) + q.sum(0))
-    g = _gaussian(key_g, chol, r.sum(0))
+    chol = cholesky(jnp.diag(1.0 / g_var) + q.sum(0))
+    g = _gaussian(key_g, chol, r.sum(0), mean_only)
     h = a + (select / var) * g[None, :]
     keys = jax.random.split(key_theta, gamma.shape[0])
-    theta = jax.vmap(_gaussian)(keys, chol_k, h)
+    theta = jax.vmap(_gaussian, in_axes=(0, 0, 0, None))(keys, chol_k, h, mean_only)
     return g, theta
 
 
-def _gaussian(rng_key, chol, linear):
-    """A draw of ``N(Lambda^-1 h, Lambda^-1)`` from ``Lambda``'s lower Cholesky factor."""
-    mean = cho_solve((chol, True), linear)
+def _gaussian(rng_key, chol, linear, mean_only=False):
+    """A draw of ``N(Lambda^-1 h, Lambda^-1)`` from ``Lambda``'s lower Cholesky factor (its
+    mean with ``mean_only``)."""
+    mean = cho_solve(chol, linear)
+    if mean_only:
+        return mean
     noise = jax.random.normal(rng_key, linear.shape, linear.dtype)
-    return mean + solve_triangular(chol.T, noise, lower=False)
+    return mean + solve_upper(chol, noise)

@@ -5,24 +5,26 @@ SVI weighs its restarts by a Laplace-style ELBO, which can put all its weight on
 that splits one population in two while another restart has the true partition (measured on
 the speed benchmark's data: weight 1.00 on a three-cluster restart; the chains then needed
 about 1,000 sweeps to drain the spurious cluster). The starts here do not inherit that
-choice. Every restart not given up yields, per chain, a candidate:
+choice. Every restart not given up yields a candidate:
 
 1. its guide-median partition (clusters relabelled by size) and causal order, its edge
    indicators from its inclusion probabilities, every shift indicator on, each cluster's
-   log noise scale from a ridge fit of its rows;
-2. ``START_SWEEPS`` half sweeps given those memberships
-   (:func:`~bayes_hcl.inference.gibbs.sweep.update_given_memberships`), which draw the
-   order, indicators, parameters, sticks and noise from their conditionals;
-3. greedy merges: while merging some cluster into another raises the collapsed log
-   posterior (:func:`merge_gain`; the data's collapsed likelihood with the stick fractions
-   integrated out), the best such merge is made;
-4. its score, the collapsed log posterior :func:`log_posterior` of the state reached.
+   log noise scale from a ridge fit of its rows (:func:`_initial`);
+2. its score (:func:`partition_score`): the collapsed log posterior :func:`log_posterior`
+   of that state (weights, mechanisms, intercepts and sticks integrated out), corrected by
+   the rows' membership probabilities into an estimate of the data's marginal likelihood;
+   a function of the partition, order and indicators, free of Monte Carlo noise;
+3. greedy merges: while merging some cluster into another raises the score
+   (:func:`merge_scores`), the best such merge is made; the chain's parameters are then
+   drawn from their conditional given the merged partition.
 
-Chain ``c`` starts from candidate ``c`` of a restart whose best candidate scores within
-``START_WINDOW`` nats of the overall best, the restarts taken in turn, best first: chains
-start in different orders and partitions where the data leave more than one plausible, and
-no chain starts in a restart the target rules out. Where a start is set is a choice of
-initial values only; the chains' invariant distribution is untouched.
+Each chain takes a candidate of a restart whose score is within ``START_WINDOW`` nats of the
+best, the restarts taken in turn, best first (each chain its own draw of the parameters):
+chains start in different orders and partitions where the data leave more than one
+plausible, and no chain starts in a restart the target rules out. Where a chain starts is a
+choice of initial values only; its invariant distribution is untouched. The steps run one
+candidate after another (``lax.map``): vmapped over candidates, jaxlib 0.10's XLA:CPU
+crashed in a YNNPACK fusion on the speed benchmark's data.
 """
 
 from __future__ import annotations
@@ -47,23 +49,22 @@ from bayes_hcl.inference.gibbs.state import (
 from bayes_hcl.inference.gibbs.sweep import (
     all_evidence,
     cluster_loglik,
-    update_given_memberships,
+    draw_parameters,
 )
 from bayes_hcl.model.priors import stick_fractions
 
 __all__ = [
-    "START_SWEEPS",
     "START_WINDOW",
     "assign_starts",
     "chain_starts",
     "log_partition_prior",
     "log_posterior",
-    "merge_gain",
+    "merge_scores",
+    "partition_score",
     "relabel_by_size",
     "start_candidates",
 ]
 
-START_SWEEPS = 3  # half sweeps given a candidate's memberships, before and after its merges
 START_WINDOW = 10.0  # nats below the best start at which a restart gets no chain
 
 
@@ -107,35 +108,49 @@ def log_posterior(state: GibbsState, stats: SweepStats, settings: SweepSettings)
     )
 
 
-def _merged(stats: SweepStats, into, source) -> SweepStats:
-    """The statistics once cluster ``source``'s rows join cluster ``into``."""
+def partition_score(rng_key, labels, rank, inclusion, y, x, offset, settings: SweepSettings):
+    """Score of a partition ``labels`` ``(n,)`` with a restart's order and inclusion
+    probabilities ``(K, d, d)``: :func:`log_posterior` at :func:`_initial`'s indicators and
+    noise scales, plus ``-sum_i log r_{i z_i}``, each row's membership probability given
+    the clusters' posterior-mean parameters.
 
-    def move(a, axis):
-        a = jnp.moveaxis(a, axis, 0)
-        a = a.at[into].add(a[source]).at[source].set(0.0)
-        return jnp.moveaxis(a, 0, axis)
+    The collapsed posterior scores the memberships jointly with the data, ``p(y, z)``; the
+    correction turns it into an estimate of ``p(y)`` (``p(y) = p(y, z) / p(z | y)``, the
+    memberships' posterior taken row by row), so two populations that overlap, whose rows
+    could each belong to either, are not merged for the ``n log 2`` nats a hard split of
+    them costs. Returns the score, the state (parameters at their means) and the statistics.
+    """
+    k = inclusion.shape[0]
+    design = jnp.concatenate([jnp.ones((y.shape[0], 1), y.dtype), x], axis=1)
+    eta = jnp.zeros((y.shape[0], k, y.shape[1]), y.dtype)
+    onehot = jax.nn.one_hot(labels, k, dtype=y.dtype)
+    # binary nodes: Pólya-Gamma draws at zero linear predictors (a start has no
+    # parameters yet), enough to weigh partitions against each other
+    stats = sufficient_statistics(rng_key, onehot, design, y, eta, offset, settings)
+    state = _initial(rank, inclusion, stats, settings)
+    state = draw_parameters(rng_key, state, stats, settings, mean_only=True)
+    loglik, _ = cluster_loglik(state, y, x, offset, settings)
+    log_weight = jnp.where(stats.count > 0, jnp.log(stats.count / y.shape[0]), -jnp.inf)
+    logits = loglik + log_weight[None]
+    log_r = logits - jax.scipy.special.logsumexp(logits, axis=1, keepdims=True)
+    correction = -(onehot * jnp.where(onehot > 0, log_r, 0.0)).sum()
+    return log_posterior(state, stats, settings) + correction, state, stats
 
-    return SweepStats(move(stats.zz, 1), move(stats.zy, 0), move(stats.yy, 0), move(stats.count, 0))
 
+def merge_scores(rng_key, labels, rank, inclusion, y, x, offset, settings: SweepSettings):
+    """``(K, K)``: :func:`partition_score` once cluster ``e``'s rows join cluster ``c``
+    (entry ``[c, e]``); ``-inf`` where ``c == e`` or either is empty."""
+    k = inclusion.shape[0]
+    count = jnp.bincount(labels, length=k)
 
-def merge_gain(state: GibbsState, stats: SweepStats, settings: SweepSettings) -> jnp.ndarray:
-    """``(K, K)``: the change of the collapsed log posterior when cluster ``e``'s rows join
-    cluster ``c`` (entry ``[c, e]``), which keeps its indicators and noise scales; ``-inf``
-    where ``c == e`` or either is empty."""
-    k = stats.count.shape[0]
-    base = all_evidence(stats, state, settings).sum() + log_partition_prior(
-        stats.count, state.alpha
-    )
-
-    def gain(into, source):
-        merged = _merged(stats, into, source)
-        value = all_evidence(merged, state, settings).sum()
-        return value + log_partition_prior(merged.count, state.alpha) - base
+    def score(into, source):
+        merged = jnp.where(labels == source, into, labels)
+        return partition_score(rng_key, merged, rank, inclusion, y, x, offset, settings)[0]
 
     into, source = jnp.meshgrid(jnp.arange(k), jnp.arange(k), indexing="ij")
-    gains = jax.vmap(jax.vmap(gain))(into, source)
-    valid = (into != source) & (stats.count[:, None] > 0) & (stats.count[None, :] > 0)
-    return jnp.where(valid, gains, -jnp.inf)
+    scores = jax.vmap(jax.vmap(score))(into, source)
+    valid = (into != source) & (count[:, None] > 0) & (count[None, :] > 0)
+    return jnp.where(valid, scores, -jnp.inf)
 
 
 def relabel_by_size(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -148,8 +163,9 @@ def relabel_by_size(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     return new[labels], old
 
 
-def _initial(labels, rank, inclusion, stats: SweepStats, settings: SweepSettings):
-    """A candidate's state before its half sweeps (``inclusion`` ``(K, d, d)``)."""
+def _initial(rank, inclusion, stats: SweepStats, settings: SweepSettings):
+    """A candidate's indicators and noise scales given its statistics, parameters zero
+    (``inclusion`` ``(K, d, d)``: the restart's inclusion probabilities)."""
     k, d = inclusion.shape[0], rank.shape[0]
     occupied = stats.count > 0
     gamma = (inclusion > 0.5) & order_mask(rank)[None]
@@ -179,59 +195,42 @@ def _initial(labels, rank, inclusion, stats: SweepStats, settings: SweepSettings
 
 
 def _candidate(rng_key, labels, rank, inclusion, y, x, offset, settings: SweepSettings):
-    """One candidate (module docstring, steps 2 to 4): its state, merged labels and score."""
+    """One candidate (module docstring): its state, merged labels and score."""
     k = inclusion.shape[0]
-    design = jnp.concatenate([jnp.ones((y.shape[0], 1), y.dtype), x], axis=1)
-
-    def statistics(key, state, labels):
-        onehot = jax.nn.one_hot(labels, k, dtype=y.dtype)
-        if settings.binary:  # Pólya-Gamma draws at the state's predictors
-            _, eta = cluster_loglik(state, y, x, offset, settings)
-        else:
-            eta = jnp.zeros((y.shape[0], k, y.shape[1]), y.dtype)
-        stats = sufficient_statistics(key, onehot, design, y, eta, offset, settings)
-        return onehot, eta, stats
-
-    def half_sweeps(key, state, labels):
-        def step(state, key):
-            k_stats, k_sweep = jax.random.split(key)
-            onehot, eta, _ = statistics(k_stats, state, labels)
-            keys = jax.random.split(k_sweep, 7)
-            state, _ = update_given_memberships(keys, state, onehot, eta, y, x, offset, settings)
-            return state, None
-
-        state, _ = jax.lax.scan(step, state, jax.random.split(key, START_SWEEPS))
-        return state
+    k_score, k_params = jax.random.split(rng_key)
+    args = (rank, inclusion, y, x, offset, settings)
 
     def merge(_, carry):
-        state, labels, key = carry
-        key, sub = jax.random.split(key)
-        _, _, stats = statistics(sub, state, labels)
-        gains = merge_gain(state, stats, settings)
-        best = jnp.argmax(gains)
+        labels, current = carry
+        scores = merge_scores(k_score, labels, *args)
+        best = jnp.argmax(scores)
         into, source = best // k, best % k
-        take = gains.ravel()[best] > 0.0
+        take = scores.ravel()[best] > current
         labels = jnp.where(take & (labels == source), into, labels)
-        return state, labels, key
+        return labels, jnp.where(take, scores.ravel()[best], current)
 
-    k_init, k_first, k_merge, k_second, k_score = jax.random.split(rng_key, 5)
-    onehot = jax.nn.one_hot(labels, k, dtype=y.dtype)
-    eta = jnp.zeros((y.shape[0], k, y.shape[1]), y.dtype)
-    stats = sufficient_statistics(k_init, onehot, design, y, eta, offset, settings)
-    state = _initial(labels, rank, inclusion, stats, settings)
-    state = half_sweeps(k_first, state, labels)
-    state, labels, _ = jax.lax.fori_loop(0, k - 1, merge, (state, labels, k_merge))
-    state = half_sweeps(k_second, state, labels)
-    _, _, stats = statistics(k_score, state, labels)
-    return state, labels, log_posterior(state, stats, settings)
+    current = partition_score(k_score, labels, *args)[0]
+    labels, current = jax.lax.fori_loop(0, k - 1, merge, (labels, current))
+    _, state, stats = partition_score(k_score, labels, *args)
+    return draw_parameters(k_params, state, stats, settings), labels, current
 
 
 @functools.lru_cache(maxsize=8)
 def _candidates_program(settings: SweepSettings):
-    """Compiled: every (restart, chain) candidate, vmapped over both (cached per setting)."""
-    candidate = functools.partial(_candidate, settings=settings)
-    one = jax.vmap(candidate, in_axes=(0, None, None, None, None, None, None))
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, 0, None, None, None)))
+    """Compiled: the candidates one after another (``lax.map``; one candidate's program,
+    cached per setting)."""
+
+    def run(keys, labels, rank, inclusion, y, x, offset):
+        def one(item):
+            key, restart = item
+            return _candidate(
+                key, labels[restart], rank[restart], inclusion[restart], y, x, offset, settings
+            )
+
+        restarts = jnp.repeat(jnp.arange(labels.shape[0]), keys.shape[0] // labels.shape[0])
+        return jax.lax.map(one, (keys, restarts))
+
+    return jax.jit(run)
 
 
 def start_candidates(rng_key, labels, rank, inclusion, y, x, offset, settings, num_chains):
@@ -241,10 +240,11 @@ def start_candidates(rng_key, labels, rank, inclusion, y, x, offset, settings, n
     ``rank`` ``(R, d)`` their orders and ``inclusion`` ``(R, K, d, d)`` their per-cluster
     inclusion probabilities in the same numbering.
     """
-    keys = jax.random.split(rng_key, labels.shape[0] * num_chains)
-    keys = keys.reshape(labels.shape[0], num_chains, *keys.shape[1:])
+    restarts = labels.shape[0]
+    keys = jax.random.split(rng_key, restarts * num_chains)
     program = _candidates_program(settings)
-    return program(keys, labels, rank, inclusion, y, x, offset)
+    out = program(keys, labels, rank, inclusion, y, x, offset)
+    return jax.tree_util.tree_map(lambda a: a.reshape(restarts, num_chains, *a.shape[1:]), out)
 
 
 def assign_starts(scores: np.ndarray, window: float = START_WINDOW) -> np.ndarray:

@@ -59,8 +59,10 @@ from bayes_hcl.inference.gibbs.state import (
 
 __all__ = [
     "all_evidence",
+    "all_plug_in",
     "cluster_loglik",
     "draw_memberships",
+    "draw_parameters",
     "order_moves",
     "sweep",
     "update_given_memberships",
@@ -139,7 +141,7 @@ def _reorient(state: GibbsState, rank):
     return gamma, rho
 
 
-def _all_plug_in(stats: SweepStats, state: GibbsState, settings: SweepSettings) -> jnp.ndarray:
+def all_plug_in(stats: SweepStats, state: GibbsState, settings: SweepSettings) -> jnp.ndarray:
     """``(K, d)``: :func:`~bayes_hcl.inference.gibbs.conjugate.plug_in_log_noise` of every
     node under the state's order and indicators."""
     node_stats, allowed, gamma_t, delta, _ = per_node(state, stats, settings)
@@ -181,7 +183,7 @@ def order_moves(
         rank = _insert(state.rank, node, jax.random.randint(k_pos, (), 0, d))
         gamma, rho = _reorient(state, rank)
         changed = jnp.any(order_mask(rank) != order_mask(state.rank), axis=0) & noisy  # (d,)
-        new_levels = _all_plug_in(stats, state._replace(rank=rank, gamma=gamma), settings)
+        new_levels = all_plug_in(stats, state._replace(rank=rank, gamma=gamma), settings)
         draw, forward = noise_proposal(new_levels, precision, settings)
         _, backward = noise_proposal(levels, precision, settings)
         base, shift = draw(k_noise)
@@ -201,7 +203,7 @@ def order_moves(
         current = jnp.where(accept, proposed, current)
         return state, current, jnp.where(accept, new_levels, levels), key
 
-    levels = _all_plug_in(stats, state, settings)
+    levels = all_plug_in(stats, state, settings)
     carry = (state, score(state), levels, rng_key)
     state, _, _, _ = jax.lax.fori_loop(0, settings.order_moves, move, carry)
     return state
@@ -253,13 +255,14 @@ def draw_indicators(
 
 
 def draw_parameters(
-    rng_key, state: GibbsState, stats: SweepStats, settings: SweepSettings
+    rng_key, state: GibbsState, stats: SweepStats, settings: SweepSettings, mean_only=False
 ) -> GibbsState:
-    """Step 5: universal and per-cluster intercepts and weights of every node."""
+    """Step 5: universal and per-cluster intercepts and weights of every node (their
+    conditional means with ``mean_only``)."""
     node_stats, allowed, gamma, delta, sigma2 = per_node(state, stats, settings)
     keys = jax.random.split(rng_key, state.rank.shape[0])
-    g, theta = jax.vmap(draw_node_parameters, in_axes=(0, 0, 0, 0, 0, 0, None))(
-        keys, node_stats, allowed, gamma, delta, sigma2, settings.priors
+    g, theta = jax.vmap(draw_node_parameters, in_axes=(0, 0, 0, 0, 0, 0, None, None))(
+        keys, node_stats, allowed, gamma, delta, sigma2, settings.priors, mean_only
     )
     # g (d, P): [b_base_j, mu_.j]; theta (d, K, P): [b_kj, W_k.j]
     return state._replace(

@@ -95,7 +95,7 @@ _TERM_DIMS = {"node": "term", "parent": "parent_term"}
 def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
     """Per restart (SVI) or per chain (NUTS): trace, score, order, partition, inclusion."""
     summary_ = fit.restart_summary
-    # a Gibbs fit records the SVI restart each chain started from and that start's score
+    # a Gibbs fit records, per chain, the SVI restart it started from and that start's score
     starts = {
         name: (("restart",), np.asarray(summary_[name]))
         for name in ("start_restart", "start_score")
