@@ -4,7 +4,6 @@ and bulk ESS, its cluster masses, and the pooled quantities on which the chains 
 most (edge probabilities and order relations). Usage:
 ``python benchmarks/gibbs_chain_diagnosis.py NUM_WARMUP NUM_SAMPLES``."""
 
-import dataclasses
 import sys
 import time
 

@@ -99,8 +99,10 @@ def test_gibbs_edge_probabilities_match_the_exact_posterior():
     truth = exact.exact_edge_probabilities(data.y, config.model)
     result = bh.fit(data, model=config, method="gibbs", progress=False)
     gibbs = result.edge_probabilities().to_numpy()
-    # measured on this seed: max |P - P_exact| 0.015 (SVI: 0.27); d = 4: 0.008 (SVI: 0.47)
-    assert np.abs(gibbs - truth).max() <= 0.02
+    # measured on this seed: max |P - P_exact| 0.020 (SVI: 0.27); d = 4: 0.007 (SVI: 0.47).
+    # At 4 x 1000 draws (bulk ESS ~2000) a probability near 0.3 has a Monte Carlo standard
+    # error of ~0.01, so 0.025 is 2.5 of them: a biased sampler (SVI) is far outside it
+    assert np.abs(gibbs - truth).max() <= 0.025
     conv = result.convergence()
     assert conv["converged"] and conv["edge_probabilities"]["rhat_max"] <= 1.05
     assert result.method == "gibbs" and len(result.chain_orders()) == 4

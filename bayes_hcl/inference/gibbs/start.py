@@ -261,6 +261,8 @@ def _restart_inputs(summary: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     """The usable restarts (finite score) and their partitions, orders and inclusion
     probabilities, clusters numbered by size."""
     usable = np.flatnonzero(np.isfinite(summary["score"]))
+    if usable.size == 0:
+        raise FloatingPointError("no SVI restart has a finite score to start a Gibbs chain from")
     k = summary["inclusion"].shape[1]
     labels, inclusion = [], []
     for r in usable:

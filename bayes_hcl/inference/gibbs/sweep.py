@@ -10,8 +10,8 @@ one latent factor) with its spike-and-slab indicators made explicit. A sweep:
 2. **stick fractions** ``v_k ~ Beta(1 + n_k, alpha + n_{>k})`` (Ishwaran & James 2001) and the
    DP concentration ``alpha ~ Gamma(a + K - 1, b - sum log(1 - v_k))`` (the truncated
    stick-breaking form of Escobar & West 1995);
-3. **order moves**: a node moved to a random position of the causal order (an adjacent
-   transposition when one step away), every edge whose orientation flips carrying its
+3. **order moves**: two neighbours in the causal order swapped, or a node moved to a
+   random position of it, every edge whose orientation flips carrying its
    indicators and propensity to the reversed edge, accepted by the ratio of the collapsed
    likelihoods of the nodes whose parents change
    (:func:`~bayes_hcl.inference.gibbs.conjugate.node_evidence`);
@@ -154,8 +154,9 @@ def all_plug_in(stats: SweepStats, state: GibbsState, settings: SweepSettings) -
 def order_moves(
     rng_key, state: GibbsState, stats: SweepStats, settings: SweepSettings
 ) -> GibbsState:
-    """``settings.order_moves`` insertions (a node moved to a uniformly drawn position, an
-    adjacent transposition when one step away).
+    """``settings.order_moves`` proposals, each with probability 1/2 an adjacent
+    transposition (the nodes at a uniformly drawn pair of neighbouring positions swapped) or
+    an insertion (a uniformly drawn node moved to a uniformly drawn position).
 
     A move reorients the edges whose ends swap order (``_reorient``) and proposes new log
     noise scales for the continuous nodes whose parents change, from their ridge fits'
@@ -178,9 +179,17 @@ def order_moves(
 
     def move(_, carry):
         state, current, levels, key = carry
-        key, k_node, k_pos, k_noise, k_acc = jax.random.split(key, 5)
-        node = jax.random.randint(k_node, (), 0, d)
-        rank = _insert(state.rank, node, jax.random.randint(k_pos, (), 0, d))
+        key, k_kind, k_node, k_pos, k_noise, k_acc = jax.random.split(key, 6)
+        # half the moves swap the nodes at a uniformly drawn pair of adjacent positions
+        # (the node at t moved to t + 1), half insert a uniformly drawn node at a uniformly
+        # drawn position; each is its own reverse with the same probability
+        swap_at = jax.random.randint(k_pos, (), 0, d - 1)
+        swap = jax.random.uniform(k_kind) < 0.5
+        node = jnp.where(
+            swap, jnp.argmax(state.rank == swap_at), jax.random.randint(k_node, (), 0, d)
+        )
+        position = jnp.where(swap, swap_at + 1, jax.random.randint(k_pos, (), 0, d))
+        rank = _insert(state.rank, node, position)
         gamma, rho = _reorient(state, rank)
         changed = jnp.any(order_mask(rank) != order_mask(state.rank), axis=0) & noisy  # (d,)
         new_levels = all_plug_in(stats, state._replace(rank=rank, gamma=gamma), settings)
