@@ -10,7 +10,7 @@ hung with every thread idle, ``lapack_sgetrf_ffi`` and ``lapack_spotrf_ffi`` eac
 wait, and for matrices this small cost no more than the kernels' dispatch.
 
 Every function takes any leading batch axes. A matrix that is not positive definite gives
-NaN, as :func:`jax.numpy.linalg.cholesky` does.
+NaN, as ``jax.numpy.linalg.cholesky`` does.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ choice. Every restart not given up yields a candidate:
 
 1. its guide-median partition (clusters relabelled by size) and causal order, its edge
    indicators from its inclusion probabilities, every shift indicator on, each cluster's
-   log noise scale from a ridge fit of its rows (:func:`_initial`);
+   log noise scale from a ridge fit of its rows (``_initial``);
 2. its score (:func:`partition_score`): the collapsed log posterior :func:`log_posterior`
    of that state (weights, mechanisms, intercepts and sticks integrated out), corrected by
    the rows' membership probabilities into an estimate of the data's marginal likelihood;
@@ -110,7 +110,7 @@ def log_posterior(state: GibbsState, stats: SweepStats, settings: SweepSettings)
 
 def partition_score(rng_key, labels, rank, inclusion, y, x, offset, settings: SweepSettings):
     """Score of a partition ``labels`` ``(n,)`` with a restart's order and inclusion
-    probabilities ``(K, d, d)``: :func:`log_posterior` at :func:`_initial`'s indicators and
+    probabilities ``(K, d, d)``: :func:`log_posterior` at ``_initial``'s indicators and
     noise scales, plus ``-sum_i log r_{i z_i}``, each row's membership probability given
     the clusters' posterior-mean parameters.
 
