@@ -37,17 +37,16 @@ import numpy as np
 from jax.scipy.special import betaln, gammaln
 
 from bayes_hcl.inference.gibbs.augment import sufficient_statistics
-from bayes_hcl.inference.gibbs.conjugate import plug_in_log_noise
 from bayes_hcl.inference.gibbs.noise import hold_noiseless, log_noise_prior
 from bayes_hcl.inference.gibbs.state import (
     GibbsState,
     SweepSettings,
     SweepStats,
     order_mask,
-    per_node,
 )
 from bayes_hcl.inference.gibbs.sweep import (
     all_evidence,
+    all_plug_in,
     cluster_loglik,
     draw_parameters,
 )
@@ -184,10 +183,7 @@ def _initial(rank, inclusion, stats: SweepStats, settings: SweepSettings):
         log_sigma_base=jnp.zeros(d),
         log_sigma_shift=zeros,
     )
-    node_stats, allowed, gamma_t, delta, _ = per_node(state, stats, settings)
-    levels = jax.vmap(plug_in_log_noise, in_axes=(0, 0, 0, 0, None))(
-        node_stats, allowed, gamma_t, delta, settings.priors
-    ).T  # (K, d)
+    levels = all_plug_in(stats, state, settings)  # (K, d)
     weight = occupied[:, None].astype(levels.dtype)
     base = (levels * weight).sum(0) / jnp.maximum(weight.sum(), 1.0)
     shift = jnp.where(occupied[:, None], levels - base[None], 0.0)
