@@ -12,6 +12,12 @@ os.environ.setdefault("CI", "true")  # no progress bars in test output
 os.environ.setdefault("BAYES_HCL_CACHE_DIR", tempfile.mkdtemp(prefix="bayes_hcl_jax_"))
 
 import bayes_hcl as bh
+from bayes_hcl.inference.compiled import release_if_near_map_limit
+
+# The fits release their cached programs past half the process's memory maps
+# (bayes_hcl.inference.compiled); releasing earlier, between modules, keeps that from happening
+# inside a test that counts compilations. The whole suite holds over 64,000 maps otherwise.
+MODULE_RELEASE_FRACTION = 0.3
 
 # docs/outputs.md and docs/identifiability.md: the fixed top level of identifiability.json and
 # the keys of every edge
@@ -31,6 +37,11 @@ EDGE_KEYS = {
 SMALL_FIT = {"num_steps": 1500, "num_restarts": 4, "num_samples": 100, "max_clusters": 4}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_compiled_programs_between_modules():
+    release_if_near_map_limit(MODULE_RELEASE_FRACTION)
+
+
 @pytest.fixture(scope="session")
 def small_sim():
     """Two well-separated clusters (strong mean shifts) over 4 variables."""
@@ -47,6 +58,7 @@ def model_traces(monkeypatch):
     """Count how often the model is traced (each trace runs the Python model function)."""
     from bayes_hcl.inference.svi import programs
 
+    release_if_near_map_limit(MODULE_RELEASE_FRACTION)
     count = {"traces": 0}
     original = programs.hcl_model
 

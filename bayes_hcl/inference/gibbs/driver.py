@@ -17,7 +17,6 @@ in one line that says which method takes it.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from typing import ClassVar
 
@@ -29,6 +28,7 @@ from bayes_hcl.config import Config
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import ConfigError, DataError
 from bayes_hcl.inference.base import ChainFit, default_progress
+from bayes_hcl.inference.compiled import program_cache, release_if_near_map_limit
 from bayes_hcl.inference.devices import row_devices
 from bayes_hcl.inference.gibbs.noise import hold_noiseless
 from bayes_hcl.inference.gibbs.start import chain_starts
@@ -143,7 +143,7 @@ def initial_state(init: dict, config: Config, settings: SweepSettings) -> GibbsS
     return jax.vmap(hold_noiseless, in_axes=(0, None))(state, settings)
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def _chunk_program(settings: SweepSettings, length: int):
     """Compiled: ``length`` sweeps of every chain, returning the kept states and statistics
     ``(chain, length, ...)`` (cached per setting and length: a new seed compiles nothing)."""
@@ -220,6 +220,7 @@ def sample_gibbs(
         The kept latents ``(chain, draw, ...)``, the per-sweep statistics ``lp`` and
         ``order_changed`` ``(chain, draw)``, and the seconds spent.
     """
+    release_if_near_map_limit()
     from tqdm.auto import tqdm
 
     gibbs = config.gibbs

@@ -29,13 +29,12 @@ crashed in a YNNPACK fusion on the speed benchmark's data.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import betaln, gammaln
 
+from bayes_hcl.inference.compiled import program_cache
 from bayes_hcl.inference.gibbs.augment import sufficient_statistics
 from bayes_hcl.inference.gibbs.noise import hold_noiseless, log_noise_prior
 from bayes_hcl.inference.gibbs.state import (
@@ -211,7 +210,7 @@ def _candidate(rng_key, labels, rank, inclusion, y, x, offset, settings: SweepSe
     return draw_parameters(k_params, state, stats, settings), labels, current
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def _candidates_program(settings: SweepSettings):
     """Compiled: the candidates one after another (``lax.map``; one candidate's program,
     cached per setting)."""

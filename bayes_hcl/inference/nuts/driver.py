@@ -25,6 +25,7 @@ from bayes_hcl.config import Config, min_cluster_size
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.errors import ConfigError, DataError
 from bayes_hcl.inference.base import ChainFit, default_progress
+from bayes_hcl.inference.compiled import program_cache
 from bayes_hcl.inference.devices import row_devices
 from bayes_hcl.inference.nuts.order_moves import OrderedNUTS, proposal_moments
 from bayes_hcl.inference.relabel import relabel_draws
@@ -110,7 +111,7 @@ def initial_values(
     }
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def _ordered_model(types: tuple[int, ...], model_config):
     """One model object per (types, configuration): the compiled programs below are cached
     on it, so repeated fits of the same shape compile nothing (and leak no executables)."""
@@ -120,7 +121,7 @@ def _ordered_model(types: tuple[int, ...], model_config):
 CHAIN_CHUNK = 50  # transitions per compiled call; the host shows progress between calls
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def _sampler(model, nuts, d: int) -> OrderedNUTS:
     """The kernel of one model and NUTS setting, reused so its programs compile once."""
     return OrderedNUTS(
@@ -186,7 +187,7 @@ def _run_chains(kernel, state, args, num_warmup: int, num_samples: int, progress
     return joined
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def _start_program(model):
     """Compiled: candidate starts -> unconstrained values and joint densities (cached per
     model, so repeated fits reuse it)."""
@@ -309,7 +310,7 @@ def sample_nuts(
     return samples, stats, time.perf_counter() - start
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def _quantity_program(types: tuple[int, ...], model_config):
     """Compiled: flat draws -> per-draw quantities (cached per types and configuration)."""
 

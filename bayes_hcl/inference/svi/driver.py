@@ -32,6 +32,7 @@ import numpy as np
 from bayes_hcl.config import Config, SVIConfig, joint_states
 from bayes_hcl.data.prepared import PreparedData
 from bayes_hcl.inference.base import default_progress
+from bayes_hcl.inference.compiled import release_if_near_map_limit
 from bayes_hcl.inference.devices import is_main_process
 from bayes_hcl.inference.relabel import relabel_draws, relabel_factor_draws
 from bayes_hcl.inference.svi.feeds import programs_and_feed, trim_padding
@@ -217,6 +218,7 @@ def fit_svi(
     progress = (default_progress() if progress is None else progress) and is_main_process()
     start = time.perf_counter()
     enable_compilation_cache()
+    release_if_near_map_limit()
     prog, feed = programs_and_feed(data, config, seed)
     compile_start = prog.compile_s
     rng_key = jax.random.PRNGKey(seed)

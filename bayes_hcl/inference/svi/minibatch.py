@@ -29,6 +29,7 @@ from numpyro.infer.util import potential_energy
 
 from bayes_hcl.config import SVIConfig, joint_states
 from bayes_hcl.data.prepared import PreparedData
+from bayes_hcl.inference.compiled import program_cache
 from bayes_hcl.inference.devices import shard_rows
 from bayes_hcl.inference.relabel import cluster_permutations, permute_clusters
 from bayes_hcl.inference.svi.programs import CHUNK, Programs
@@ -258,7 +259,7 @@ class BatchedPrograms(Programs):
         return jax.vmap(one)(latents, active)
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def batched_programs(
     config,
     types: tuple[int, ...],

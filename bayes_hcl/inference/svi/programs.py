@@ -28,6 +28,7 @@ from numpyro.optim import ClippedAdam
 
 from bayes_hcl.config import Config, ModelConfig, SVIConfig, joint_states
 from bayes_hcl.data.prepared import PreparedData
+from bayes_hcl.inference.compiled import program_cache
 from bayes_hcl.inference.devices import replicated
 from bayes_hcl.model.guide import (
     guide_median,
@@ -392,7 +393,7 @@ class Programs:
         return jax.vmap(one_draw)(restarts, keys)
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def programs(
     config: Config,
     types: tuple[int, ...],
