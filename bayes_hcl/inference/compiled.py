@@ -20,7 +20,6 @@ import functools
 import gc
 import os
 from collections.abc import Callable
-from typing import TypeVar
 
 import jax
 
@@ -39,18 +38,17 @@ DEFAULT_MAX_MAP_COUNT = 65_530
 #: adds a few thousand maps, so half leaves room for the largest fit we compile.
 RELEASE_FRACTION = 0.5
 
-_F = TypeVar("_F", bound=Callable)
 _CACHES: list = []
 
 
-def program_cache(maxsize: int) -> Callable[[_F], _F]:
+def program_cache(maxsize: int) -> Callable[[Callable], Callable]:
     """``functools.lru_cache(maxsize)`` for a function that builds compiled programs; the
     cache is registered so that :func:`release_compiled_programs` can empty it."""
 
-    def decorate(builder: _F) -> _F:
+    def decorate(builder: Callable) -> Callable:
         cached = functools.lru_cache(maxsize=maxsize)(builder)
         _CACHES.append(cached)
-        return cached  # type: ignore[return-value]
+        return cached
 
     return decorate
 
