@@ -82,7 +82,8 @@ def run_demo(seed: int = 0, progress: bool = True) -> str:
         f"pooled graph vs truth: precision {scores['precision']:.2f}, recall "
         f"{scores['recall']:.2f}, F1 {scores['f1']:.2f}, SHD "
         f"{metrics.shd(sim.pooled_adjacency, pooled >= 0.5)}",
-        f"shift targets found (p >= 0.5): {', '.join(shifts.variable) or 'none'};"
+        f"shift targets found (p >= 0.5 of a shift over {result.min_shift:g} sd): "
+        f"{', '.join(shifts.variable) or 'none'};"
         f" true: {', '.join(sim.shift_targets) or 'none'}",
         "",
         "identifiability (what the data support):",

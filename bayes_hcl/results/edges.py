@@ -30,6 +30,9 @@ class EdgeReadouts:
     #: Standardised units by which an edge's weights must span the shown clusters for its
     #: mechanism to count as differing (:data:`~bayes_hcl.results.summary.MIN_WEIGHT_CHANGE`).
     min_weight_change: float = summary.MIN_WEIGHT_CHANGE
+    #: Standard deviations of the variable by which two clusters' intercepts or noise scales
+    #: must differ for a shift to count (:data:`~bayes_hcl.results.summary.MIN_SHIFT`).
+    min_shift: float = summary.MIN_SHIFT
 
     # -- edges --------------------------------------------------------------------------------
     def _frame(self, matrix: np.ndarray) -> pd.DataFrame:
@@ -139,16 +142,36 @@ class EdgeReadouts:
             table[f"p_cluster_{k}"] = inclusion[k][rows]
         return table
 
-    def shift_targets(self, threshold: float | None = None) -> pd.DataFrame:
-        """Per variable, probability that the latent cluster shifts its intercept or noise.
+    def shift_targets(
+        self, threshold: float | None = None, min_shift: float | None = None
+    ) -> pd.DataFrame:
+        """Per variable, probability that the latent cluster shifts its intercept or noise,
+        and that it shifts them by more than ``min_shift``.
 
-        Columns: ``variable``; ``p_shift`` (intercept or noise shifted in at least one shown
-        cluster); ``p_intercept_shift`` and ``p_noise_shift`` (each alone);
-        ``intercept_spread`` (posterior mean of the largest minus the smallest intercept over
-        the shown clusters, standardised units) and ``noise_ratio`` (of the largest to the
-        smallest noise scale). With ``threshold`` only variables with ``p_shift >=
-        threshold`` are returned.
+        Parameters
+        ----------
+        threshold : float, optional
+            Keep only the variables with ``p_shift_exceeds >= threshold`` (the shift targets;
+            the report and ``identifiability.json`` use 0.5).
+        min_shift : float, optional
+            Practical size of a shift, in standard deviations of the variable (default
+            :attr:`min_shift`, 0.25; the link scale for a binary, count or categorical one).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``variable``; ``p_shift`` (intercept or noise shifted in at least one shown
+            cluster, of any size); ``p_intercept_shift`` and ``p_noise_shift`` (each alone);
+            ``p_shift_exceeds``, ``p_intercept_shift_exceeds``, ``p_noise_shift_exceeds``
+            (the same, with the shown clusters' intercepts, or noise scales, spanning more
+            than ``min_shift``); ``intercept_spread`` (posterior mean of the largest minus the
+            smallest intercept over the shown clusters, standardised units) and
+            ``noise_ratio`` (of the largest to the smallest noise scale). Sorted by
+            ``p_shift_exceeds``; ``attrs["min_shift"]`` holds the size used.
         """
+        min_shift = self.min_shift if min_shift is None else float(min_shift)
+        if not np.isfinite(min_shift) or min_shift < 0:
+            raise ValueError(f"min_shift must be a finite number >= 0, got {min_shift!r}")
         table = summary.shift_table(
             self._draws("intercept_shift"),
             self._draws("noise_shift"),
@@ -156,10 +179,13 @@ class EdgeReadouts:
             self._draws("sigma"),
             self._shown_occupied,
             self.columns,
+            min_shift,
         )
-        return (
-            table if threshold is None else table[table.p_shift >= threshold].reset_index(drop=True)
-        )
+        if threshold is None:
+            return table
+        kept = table[table.p_shift_exceeds >= threshold].reset_index(drop=True)
+        kept.attrs = dict(table.attrs)
+        return kept
 
     def graph(self, cluster: int | None = None, threshold: float = 0.5) -> nx.DiGraph:
         """Graph of edges with probability >= threshold; always acyclic.

@@ -19,6 +19,7 @@ from bayes_hcl.config import min_cluster_size
 
 __all__ = [
     "LOSS_PARTITION_MAX_ROWS",
+    "MIN_SHIFT",
     "MIN_WEIGHT_CHANGE",
     "absorb_small_clusters",
     "acyclic_edges",
@@ -47,6 +48,13 @@ LOSS_PARTITION_MAX_ROWS = 5_000
 #: that counts as a change of mechanism (:func:`bayes_hcl.results.mechanisms.mechanism_changes`,
 #: the factor readout).
 MIN_WEIGHT_CHANGE = 0.25
+
+#: Smallest difference between two clusters' intercepts, or their noise scales, in standard
+#: deviations of the variable, that counts as a shift of practical size
+#: (:func:`shift_table`'s ``p_shift_exceeds``; the same scale as :data:`MIN_WEIGHT_CHANGE`).
+#: With thousands of rows nearly any difference is a shift with probability 1; the size asks
+#: whether it matters.
+MIN_SHIFT = 0.25
 
 
 def sample_occupancy(
@@ -319,34 +327,51 @@ def shift_table(
     noise: np.ndarray,
     occupied: np.ndarray,
     columns: Sequence[str],
+    min_shift: float = MIN_SHIFT,
 ) -> pd.DataFrame:
-    """Per variable: probability that the latent cluster shifts its intercept / noise directly.
+    """Per variable: probability that the latent cluster shifts its intercept / noise directly,
+    and that it shifts them by more than ``min_shift``.
 
     A draw counts a shift when at least one occupied cluster's deviation from the universal
     value is in the slab, and only when the draw has two or more occupied clusters (with one
-    cluster there is nothing to shift between). Also reports the posterior mean spread of the
-    intercepts (max - min, standardised units) and the max/min noise-scale ratio.
+    cluster there is nothing to shift between). It counts a shift of practical size when,
+    besides, the occupied clusters' intercepts (noise scales) span more than ``min_shift``
+    (standardised units: standard deviations of the variable, or the link scale of a binary,
+    count or categorical one). Also reports the posterior mean spread of the intercepts
+    (max - min) and the max/min noise-scale ratio. The table's ``attrs["min_shift"]`` holds
+    ``min_shift``.
     """
     multi = occupied.sum(1) >= 2
     occ = occupied[:, :, None]
 
-    def p_any(resp):
-        return (in_any_cluster(resp, occupied) * multi[:, None]).mean(0)
+    def spread(values):
+        return np.where(occ, values, -np.inf).max(1) - np.where(occ, values, np.inf).min(1)
 
-    b_spread = np.where(occ, intercepts, -np.inf).max(1) - np.where(occ, intercepts, np.inf).min(1)
+    def p_any(resp):  # per draw
+        return in_any_cluster(resp, occupied) * multi[:, None]
+
+    b_spread, s_spread = spread(intercepts), spread(noise)
     ratio = np.where(occ, noise, 0.0).max(1) / np.where(occ, noise, np.inf).min(1)
     p_b, p_s = p_any(intercept_shift), p_any(noise_shift)
+    big_b, big_s = p_b * (b_spread > min_shift), p_s * (s_spread > min_shift)
     frame = pd.DataFrame(
         {
             "variable": list(columns),
-            "p_shift": 1.0 - (1.0 - p_b) * (1.0 - p_s),
-            "p_intercept_shift": p_b,
-            "p_noise_shift": p_s,
+            "p_shift": 1.0 - (1.0 - p_b.mean(0)) * (1.0 - p_s.mean(0)),
+            "p_intercept_shift": p_b.mean(0),
+            "p_noise_shift": p_s.mean(0),
+            # either shift of practical size, per draw (the two are not independent given the
+            # data: a cluster that moves the mean often widens the noise)
+            "p_shift_exceeds": (1.0 - (1.0 - big_b) * (1.0 - big_s)).mean(0),
+            "p_intercept_shift_exceeds": big_b.mean(0),
+            "p_noise_shift_exceeds": big_s.mean(0),
             "intercept_spread": np.where(multi[:, None], b_spread, 0.0).mean(0),
             "noise_ratio": np.where(multi[:, None], ratio, 1.0).mean(0),
         }
     )
-    return frame.sort_values("p_shift", ascending=False, ignore_index=True)
+    frame = frame.sort_values(["p_shift_exceeds", "p_shift"], ascending=False, ignore_index=True)
+    frame.attrs["min_shift"] = float(min_shift)
+    return frame
 
 
 def acyclic_edges(prob: np.ndarray, threshold: float) -> tuple[list[tuple[int, int]], list]:

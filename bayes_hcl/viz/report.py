@@ -199,6 +199,16 @@ def _graphs(result) -> str:
     return "".join(parts)
 
 
+def _shifts(result) -> str:
+    return (
+        "<p>A variable is a shift target when the hidden cluster moves its intercept or noise "
+        "scale directly (not through its parents) by more than "
+        f"{result.min_shift:g} sd between two clusters shown, with probability ≥ 0.5 "
+        "(p_shift_exceeds); p_shift counts a shift of any size. The same targets are in "
+        "identifiability.json.</p>" + _table(result.shift_targets())
+    )
+
+
 def _mechanisms(result) -> str:
     return (
         "<p>An edge is universal when it is present with the same mechanism in every cluster "
@@ -309,7 +319,7 @@ def render_report(result, title: str = "bayes_hcl report") -> str:
         _section(
             "shifts",
             "Shift targets (variables the hidden cluster shifts directly)",
-            _table(result.shift_targets()),
+            _shifts(result),
         ),
         _section(
             "effects",

@@ -74,6 +74,9 @@ def test_mechanism_change_of_the_effect_orients_the_edge(mechanism_pair):
     assert entry["delta_evidence"] >= 2.0 and entry["p_forward"] >= 0.8
     targets = [t["variable"] for t in report["interpretation"]["shift_targets"]]
     assert targets == ["y"]
+    # a target is a shift of practical size, and the report says which size
+    assert report["interpretation"]["min_shift"] == 0.25
+    assert all(t["p_shift_exceeds"] >= 0.5 for t in report["interpretation"]["shift_targets"])
 
 
 def test_v_structure_orients_the_collider_edges():

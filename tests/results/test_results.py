@@ -79,6 +79,17 @@ def test_effects_universal_specific_and_shifts(small_fit):
     shifts = small_fit.shift_targets()
     assert set(shifts.variable) == set(small_fit.columns)
     assert shifts.p_shift.between(0, 1).all()
+    assert shifts.attrs["min_shift"] == small_fit.min_shift == 0.25
+    assert (shifts.p_intercept_shift_exceeds <= shifts.p_intercept_shift + 1e-12).all()
+    # the targets are the shifts of practical size; a stricter size keeps fewer
+    targets = small_fit.shift_targets(0.5)
+    assert set(targets.variable) == set(shifts.variable[shifts.p_shift_exceeds >= 0.5])
+    assert targets.attrs["min_shift"] == 0.25
+    strict = small_fit.shift_targets(0.5, min_shift=50.0)
+    assert len(strict) == 0 and strict.attrs["min_shift"] == 50.0
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="min_shift must be a finite number"):
+            small_fit.shift_targets(min_shift=bad)
 
 
 def test_identifiability_report_has_fixed_top_level(small_fit):

@@ -132,6 +132,57 @@ def test_shift_table_needs_two_clusters():
     assert row.noise_ratio == pytest.approx(1.0)
 
 
+def test_shift_of_practical_size_counts_only_draws_whose_clusters_span_min_shift():
+    # 4 draws, 3 clusters, 2 variables; cluster 2 is unoccupied in every draw
+    occupied = np.array([[True, True, False]] * 3 + [[True, False, False]])
+    b = np.zeros((4, 3, 2))
+    b[:, 1, 0] = [0.1, 0.3, 1.0, 5.0]  # the last draw has one cluster: no shift
+    b[:, 2, 0] = 9.0  # unoccupied: never counts
+    sigma = np.ones((4, 3, 2))
+    sigma[:, 1, 1] = [1.5, 1.1, 1.0, 1.0]
+    resp = np.zeros((4, 3, 2))
+    resp[:, 1, 0] = [1.0, 0.5, 1.0, 1.0]
+    noise_resp = np.zeros((4, 3, 2))
+    noise_resp[:, 1, 1] = 1.0
+    table = summary.shift_table(resp, noise_resp, b, sigma, occupied, ["x", "y"], min_shift=0.25)
+    assert table.attrs["min_shift"] == 0.25
+    x, y = table.set_index("variable").loc["x"], table.set_index("variable").loc["y"]
+    assert x.p_intercept_shift == pytest.approx((1.0 + 0.5 + 1.0) / 4)
+    assert x.p_intercept_shift_exceeds == pytest.approx((0.5 + 1.0) / 4)  # spreads 0.3, 1.0
+    assert x.p_noise_shift_exceeds == 0.0 and x.p_shift_exceeds == x.p_intercept_shift_exceeds
+    assert y.p_noise_shift == pytest.approx(3 / 4)
+    assert y.p_noise_shift_exceeds == pytest.approx(1 / 4)  # only the 0.5 sd widening
+    assert list(table.variable) == ["x", "y"]  # sorted by p_shift_exceeds
+    # with no size asked, a shift of practical size is a shift whose clusters differ at all
+    loose = summary.shift_table(resp, noise_resp, b, sigma, occupied, ["x", "y"], min_shift=0.0)
+    assert loose.set_index("variable").loc["y"].p_noise_shift_exceeds == pytest.approx(2 / 4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.floats(0.0, 2.0),
+    st.floats(0.0, 2.0),
+)
+def test_shift_of_practical_size_is_rarer_with_a_larger_size(seed, small, extra):
+    rng = np.random.default_rng(seed)
+    s_, k, d = 6, 3, 2
+    occupied = rng.uniform(size=(s_, k)) < 0.7
+    resp, noise_resp = rng.uniform(size=(2, s_, k, d))
+    b, sigma = rng.normal(size=(s_, k, d)), rng.uniform(0.2, 2.0, size=(s_, k, d))
+    low, high = (
+        summary.shift_table(resp, noise_resp, b, sigma, occupied, ["a", "b"], size)
+        .set_index("variable")
+        .sort_index()
+        for size in (small, small + extra)
+    )
+    for column in ("p_shift_exceeds", "p_intercept_shift_exceeds", "p_noise_shift_exceeds"):
+        assert (high[column] <= low[column] + 1e-12).all()
+    assert (low.p_intercept_shift_exceeds <= low.p_intercept_shift + 1e-12).all()
+    assert (low.p_noise_shift_exceeds <= low.p_noise_shift + 1e-12).all()
+    assert low.p_shift_exceeds.between(0, 1).all()
+
+
 def test_adjacency_with_ambiguous_orientation_is_undirected():
     p = np.array(
         [

@@ -49,7 +49,7 @@ from bayes_hcl.results.identifiability.orientation import (
     standardise_per_cluster,
 )
 from bayes_hcl.results.identifiability.report import IdentifiabilityReport
-from bayes_hcl.results.summary import acyclic_edges, adjacency_with_ambiguous
+from bayes_hcl.results.summary import MIN_SHIFT, acyclic_edges, adjacency_with_ambiguous
 from bayes_hcl.vartypes import CONTINUOUS
 
 __all__ = ["IdentifiabilityReport", "cpdag_adjacency", "identifiability_report", "separability"]
@@ -463,9 +463,10 @@ def _num(value: float) -> float | None:
 
 
 # -- interpretation ---------------------------------------------------------------------------
-def _interpretation(ctx: IdentifiabilityInputs) -> dict[str, list[dict]]:
+def _interpretation(ctx: IdentifiabilityInputs) -> dict[str, Any]:
     """Universal and specific edges exactly as ``HCLResult.summary()``'s ``mechanism`` column
-    (:func:`bayes_hcl.results.mechanisms.mechanism_table`), plus the shift targets."""
+    (:func:`bayes_hcl.results.mechanisms.mechanism_table`), plus the shift targets: shifts of
+    more than ``min_shift`` standard deviations with probability >= 0.5."""
     table = ctx.universality
     cluster_columns = [c for c in table.columns if c.startswith("p_cluster_")]
     universal, specific = [], []
@@ -485,6 +486,11 @@ def _interpretation(ctx: IdentifiabilityInputs) -> dict[str, list[dict]]:
     shifts = [
         {k: (float(v) if not isinstance(v, str) else v) for k, v in rec.items()}
         for rec in ctx.shifts.to_dict("records")
-        if rec["p_shift"] >= 0.5
+        if rec["p_shift_exceeds"] >= 0.5
     ]
-    return {"universal_edges": universal, "specific_edges": specific, "shift_targets": shifts}
+    return {
+        "universal_edges": universal,
+        "specific_edges": specific,
+        "shift_targets": shifts,
+        "min_shift": float(ctx.shifts.attrs.get("min_shift", MIN_SHIFT)),
+    }
