@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 from collections.abc import Callable
 
 import jax
@@ -65,7 +64,7 @@ def memory_map_use() -> tuple[int, int] | None:
     """``(maps held, maps allowed)`` of this process, or ``None`` where ``/proc`` does not
     tell (not Linux)."""
     try:
-        with open(f"/proc/{os.getpid()}/maps", "rb") as maps:
+        with open("/proc/self/maps", "rb") as maps:
             held = sum(1 for _ in maps)
     except OSError:
         return None

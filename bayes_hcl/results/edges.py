@@ -183,9 +183,7 @@ class EdgeReadouts:
         )
         if threshold is None:
             return table
-        kept = table[table.p_shift_exceeds >= threshold].reset_index(drop=True)
-        kept.attrs = dict(table.attrs)
-        return kept
+        return table[table.p_shift_exceeds >= threshold].reset_index(drop=True)  # keeps attrs
 
     def graph(self, cluster: int | None = None, threshold: float = 0.5) -> nx.DiGraph:
         """Graph of edges with probability >= threshold; always acyclic.
