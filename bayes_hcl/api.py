@@ -41,9 +41,11 @@ def versions() -> dict[str, str]:
 
 
 def _resolve_config(
-    model, max_clusters, latent_factors, svi_options, sampler_options, model_options, method
+    model, max_clusters, latent_factors, noise, svi_options, sampler_options, model_options, method
 ) -> Config:
     model_overrides = dict(model_options or {})
+    if noise is not None:
+        model_overrides["noise_family"] = noise
     if max_clusters is not None:
         model_overrides["max_clusters"] = max_clusters
     if latent_factors is not None:
@@ -133,6 +135,7 @@ def fit(
     types: Mapping[str, str] | None = None,
     max_clusters: int | None = None,
     latent_factors: int | None = None,
+    noise: str | None = None,
     num_steps: int | None = None,
     num_restarts: int | None = None,
     num_samples: int | None = None,
@@ -196,6 +199,11 @@ def fit(
         whose states shift their own, unknown, set of variables; their joint states
         (``max_clusters ** m``, at most 64) are summed out exactly. Read them with
         :attr:`~bayes_hcl.results.HCLResult.factors`. SVI only, all rows per step.
+    noise : {"skew_t", "student_t", "laplace", "gaussian"}, optional
+        Noise law of the continuous variables (overrides the preset's
+        ``model.noise_family``; the default preset's is ``"skew_t"``, a two-piece Student-t
+        whose degrees of freedom and skewness are learned per variable, so that it contains
+        the Gaussian). ``"gaussian"`` is the law ``method="gibbs"`` takes.
     num_steps : int, optional
         SVI steps (overrides the preset; NUTS starts from this fit).
     num_restarts : int, optional
@@ -249,7 +257,14 @@ def fit(
         batch_size=batch_size,
     )
     config = _resolve_config(
-        model, max_clusters, latent_factors, svi_options, sampler_options, model_options, method
+        model,
+        max_clusters,
+        latent_factors,
+        noise,
+        svi_options,
+        sampler_options,
+        model_options,
+        method,
     )
     prepared = (
         data

@@ -23,6 +23,7 @@ from bayes_hcl.vartypes import COUNT_LIKELIHOODS
 
 __all__ = [
     "MAX_JOINT_STATES",
+    "NOISE_FAMILIES",
     "Config",
     "GibbsConfig",
     "ModelConfig",
@@ -35,7 +36,7 @@ __all__ = [
     "preset_dir",
 ]
 
-NOISE_FAMILIES = ("gaussian", "laplace")
+NOISE_FAMILIES = ("gaussian", "laplace", "student_t", "skew_t")
 GUIDES = ("normal",)
 
 
@@ -61,7 +62,7 @@ class ModelConfig:
     count_likelihood: str = "poisson"
     force_continuous: bool = False
     noise_components: int = 1
-    noise_family: str = "gaussian"
+    noise_family: str = "skew_t"
     size_factors: str = "none"
     latent_factors: int = 1
 

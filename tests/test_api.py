@@ -57,3 +57,11 @@ def test_method_names_are_case_insensitive(small_sim):
     # the shape and settings of the session's small fit: its compiled programs are reused
     result = bh.fit(df, method="SVI", seed=0, progress=False, **{**SMALL_FIT, "num_steps": 50})
     assert result.meta["method"] == "svi" and "method='svi'" in result.meta["command"]
+
+
+def test_an_unknown_noise_law_is_one_line_naming_the_laws():
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 2)), columns=["a", "b"])
+    with pytest.raises(bh.ConfigError) as info:
+        bh.fit(frame, noise="cauchy", progress=False)
+    message = str(info.value)
+    assert "\n" not in message and "noise_family 'cauchy'" in message and "skew_t" in message

@@ -158,7 +158,7 @@ def _calibration_config() -> Config:
     """One cluster; short SVI and 2 NUTS chains (300 warm-up, 500 draws) per dataset."""
     return load_config(
         "hcl",
-        model_overrides={"max_clusters": 1},
+        model_overrides={"max_clusters": 1, "noise_family": "gaussian"},
         svi_overrides={"num_steps": 500, "num_restarts": 3},
         nuts_overrides={"num_warmup": 300, "num_samples": 500, "num_chains": 2},
     )
@@ -238,7 +238,7 @@ def _exact_config() -> Config:
     """One cluster; short SVI and 4 NUTS chains (500 warm-up, 1000 draws)."""
     return load_config(
         "hcl",
-        model_overrides={"max_clusters": 1},
+        model_overrides={"max_clusters": 1, "noise_family": "gaussian"},
         svi_overrides={"num_steps": 400, "num_restarts": 3},
         nuts_overrides={"num_warmup": 500, "num_samples": 1000, "num_chains": 4},
     )

@@ -118,13 +118,19 @@ def exact_edge_probabilities(y: np.ndarray, config: ModelConfig) -> np.ndarray:
     y : ndarray ``(n, d)``
         Data on the model's scale (as the model sees it: standardised continuous columns).
     config : ModelConfig
-        Hyperparameters (``max_clusters`` and ``noise_components`` are taken to be 1).
+        Hyperparameters (``max_clusters`` and ``noise_components`` are taken to be 1);
+        ``noise_family`` must be ``"gaussian"``, the law whose integral is exact.
 
     Returns
     -------
     ndarray
         Posterior edge probabilities, orders and weights integrated out.
     """
+    if config.noise_family != "gaussian":
+        raise ValueError(
+            f"exact enumeration is of the Gaussian model, got noise_family "
+            f"{config.noise_family!r}; compare against noise_family='gaussian'"
+        )
     y = np.asarray(y, dtype=float)
     d = y.shape[1]
     if d > 7:

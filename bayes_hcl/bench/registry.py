@@ -182,6 +182,11 @@ SUITE_TABLE: tuple[Suite, ...] = (
         "Gibbs against exact enumeration, mechanism change, speed",
         "bayes_hcl.bench.gibbs.gibbs_suite",
     ),
+    Suite(
+        "misspecified",
+        "non-Gaussian noise and outliers, K = 1, 2: per noise family",
+        "bayes_hcl.bench.misspecified.misspecified_suite",
+    ),
 )
 
 #: The suites' names, in table order (the choices of ``bayes-hcl bench --suite``).

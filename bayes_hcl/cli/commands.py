@@ -55,6 +55,7 @@ def _fit_options(args: argparse.Namespace) -> dict:
         "types": parse_types(args.types) if args.types else None,
         "max_clusters": args.max_clusters,
         "latent_factors": args.latent_factors,
+        "noise": args.noise,
         "num_steps": args.num_steps,
         "num_restarts": args.num_restarts,
         "num_warmup": args.num_warmup,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from bayes_hcl.bench.registry import SUITE_TABLE, SUITES
-from bayes_hcl.config import available_presets
+from bayes_hcl.config import NOISE_FAMILIES, available_presets
 from bayes_hcl.errors import DataError
 from bayes_hcl.simulate.draws import GRAPH_KINDS, NOISE_KINDS
 
@@ -95,6 +95,13 @@ def _fit_model_options(group) -> None:
         metavar="M",
         help="independent hidden sources, each shifting its own variables (preset factorial: 2);"
         " also writes factors.json and factors/<m>/memberships.csv",
+    )
+    group.add_argument(
+        "--noise",
+        choices=NOISE_FAMILIES,
+        default=None,
+        help="noise law of continuous variables (default preset: skew_t, learned tails and "
+        "skew per variable; gaussian for --method gibbs)",
     )
 
 

@@ -348,7 +348,8 @@ def continuous_likelihood(noise_family: str = "gaussian", noise_components: int 
     """How a continuous child's density reads in a type table, for a preset's noise law."""
     if noise_components > 1:
         return f"Gaussian mixture ({noise_components} components), identity link"
-    return f"{noise_family.capitalize()}, identity link"
+    names = {"student_t": "Student-t (learned df)", "skew_t": "Skew-t (learned df and skew)"}
+    return f"{names.get(noise_family, noise_family.capitalize())}, identity link"
 
 
 def _row(

@@ -26,7 +26,12 @@ __all__ = [
     "mean_field_guide",
 ]
 
-NOISE_SITES = ("noise_logits", "noise_locs", "noise_log_scales")
+#: Per-node sites of the noise law beyond the Gaussian (their node axis is the first): the
+#: noise mixture's components, or the Student-t degrees of freedom.
+NOISE_SITES = ("noise_logits", "noise_locs", "noise_log_scales", "noise_df", "noise_log_skew")
+#: Student-t degrees of freedom at the start of a fit: near-Gaussian, so that the tails
+#: thicken only where the data ask for it.
+_INITIAL_DF = 30.0
 
 
 def latent_sites(
@@ -59,17 +64,28 @@ def latent_sites(
         } | sites
     m = config.noise_components
     if m > 1:
-        sites |= {name: ((w, m), constraints.real) for name in NOISE_SITES}
+        sites |= {name: ((w, m), constraints.real) for name in NOISE_SITES[:3]}
+    if config.noise_family in ("student_t", "skew_t"):
+        sites["noise_df"] = ((w,), constraints.positive)
+    if config.noise_family == "skew_t":
+        sites["noise_log_skew"] = ((w,), constraints.real)
     return sites
 
 
 def initial_noise_locs(config: ModelConfig, d: int) -> dict[str, jnp.ndarray]:
-    """Starting guide locations of the noise-mixture sites (empty for Gaussian noise).
+    """Starting guide locations (unconstrained) of the noise-law sites (empty for Gaussian
+    noise).
 
     Distinct component locations break the symmetry between components (equal ones would
-    receive equal gradients forever); the start is a near-Gaussian, unimodal mixture.
+    receive equal gradients forever); the start is a near-Gaussian, unimodal mixture. (Skew)
+    Student-t noise starts near-Gaussian too (``df = 30``, no skew).
     """
     m = config.noise_components
+    if config.noise_family in ("student_t", "skew_t"):
+        start = {"noise_df": jnp.full((d,), jnp.log(_INITIAL_DF))}
+        if config.noise_family == "skew_t":
+            start["noise_log_skew"] = jnp.zeros(d)
+        return start
     if m == 1:
         return {}
     return {

@@ -24,6 +24,9 @@ __all__ = [
     "gaussian_mixture_loglik",
     "laplace_loglik",
     "noise_mixture",
+    "skew_t_loglik",
+    "skew_t_mode_offset",
+    "student_t_loglik",
 ]
 
 # a NumPy scalar, not a JAX array: building one at import would start JAX's backend, which
@@ -78,6 +81,121 @@ def laplace_loglik(y, eta, noise_scales):
     # sd sigma: Laplace scale sigma / sqrt(2), so sigma_kj means the same in every family
     scale = noise_scales / _SQRT2
     return -jnp.abs(y - eta) / scale - jnp.log(2.0 * scale)
+
+
+def student_t_loglik(y, eta, noise_scales, df):
+    """Student-t log density with ``df`` degrees of freedom and scale ``noise_scales``.
+
+    The scale, not the sd, is the noise parameter (as in NumPyro's ``StudentT``): the sd
+    ``sigma * sqrt(df / (df - 2))`` has no finite value for ``df <= 2`` and its
+    parameterisation is singular at ``df = 2``. ``df -> inf`` is the Gaussian with sd
+    ``sigma``. ``df`` broadcasts against the last (node) axis.
+    """
+    return skew_t_loglik(y, eta, noise_scales, df, None)
+
+
+def skew_t_loglik(y, eta, noise_scales, df, log_skew):
+    """Fernandez & Steel (1998) two-piece Student-t: scale ``sigma * gamma`` right of the
+    mode ``eta`` and ``sigma / gamma`` left of it, with ``gamma = exp(log_skew)``.
+
+    ``log_skew = 0`` (or ``None``) is the symmetric :func:`student_t_loglik`, and with
+    ``df -> inf`` the Gaussian, so the law contains both; ``log_skew > 0`` skews right.
+    ``df`` and ``log_skew`` broadcast against the last (node) axis. The model's linear
+    predictor is the law's mean: it passes ``eta`` less :func:`skew_t_mode_offset`.
+    """
+    # constants per cluster and node first: every parameter's gradient is then one
+    # reduction over the rows, taken in the hand-written backward pass of _two_piece_tail
+    df = df * jnp.ones_like(noise_scales)
+    precision = 1.0 / (df * noise_scales**2)
+    norm = _half_gamma_ratio(df) - 0.5 * jnp.log(df * jnp.pi) - jnp.log(noise_scales)
+    right = left = precision
+    if log_skew is not None:
+        log_skew = log_skew * jnp.ones_like(noise_scales)
+        # 2 / (gamma + 1 / gamma) = 1 / cosh(log gamma)
+        norm = norm - (jnp.logaddexp(log_skew, -log_skew) - jnp.log(2.0))
+        right = precision * jnp.exp(-2.0 * log_skew)
+        left = precision * jnp.exp(2.0 * log_skew)
+    shape = jnp.broadcast_shapes(jnp.shape(y), jnp.shape(eta), jnp.shape(right))
+    eta = jnp.broadcast_to(eta, shape)
+    return norm + _two_piece_tail(y, eta, right, left, -0.5 * (df + 1.0))
+
+
+def skew_t_mode_offset(noise_scales, df, log_skew):
+    """How far the mean of the two-piece law of :func:`skew_t_loglik` lies above its mode:
+    ``sigma * E|T_df| * (gamma - 1 / gamma)`` (``E|T|`` taken at ``df = 1.001`` for
+    ``df <= 1``, where the law has no mean).
+
+    The model subtracts it from the intercepts, so that the intercepts are means, as under
+    Gaussian noise, and do not trade off against the skew as a mode would (which a
+    mean-field guide fits badly, and which split one population in two). Taken from the
+    intercepts, its gradient costs nothing per row.
+    """
+    return noise_scales * _mean_abs_t(df) * 2.0 * jnp.sinh(log_skew)
+
+
+def _mean_abs_t(df):
+    """``E|T|`` of a standard Student-t with ``df > 1`` degrees of freedom (``df`` near 1
+    held at 1.001, where the mean is already 600 scales away)."""
+    df = jnp.maximum(df, 1.001)
+    log_m = jnp.log(2.0) + 0.5 * jnp.log(df) + _half_gamma_ratio(df) - 0.5 * jnp.log(jnp.pi)
+    return jnp.exp(log_m - jnp.log(df - 1.0))
+
+
+def _half_gamma_ratio(df):
+    """``log Gamma((df + 1) / 2) - log Gamma(df / 2)``, without float32's cancellation.
+
+    Above ``df = 200`` the two log-gammas agree to most of their digits, so the difference
+    comes from its asymptotic series ``log x / 2 - 1 / (8 x) + 1 / (192 x^3)``, ``x = df / 2``
+    (error below 1e-9 there); each branch sees only arguments in its range, so neither
+    gradient is NaN.
+    """
+    x_small = 0.5 * jnp.minimum(df, 200.0)
+    x_large = 0.5 * jnp.maximum(df, 200.0)
+    direct = gammaln(x_small + 0.5) - gammaln(x_small)
+    series = 0.5 * jnp.log(x_large) - 1.0 / (8.0 * x_large) + 1.0 / (192.0 * x_large**3)
+    return jnp.where(df > 200.0, series, direct)
+
+
+def _unbroadcast(x, shape):
+    """Sum ``x`` over the axes where ``shape`` has size 1 (the transpose of a broadcast)."""
+    axes = tuple(i for i, (a, b) in enumerate(zip(x.shape, shape, strict=True)) if b == 1 < a)
+    return x.sum(axes, keepdims=True) if axes else x
+
+
+@jax.custom_vjp
+def _two_piece_tail(y, eta, right, left, power):
+    """``power * log1p(a r^2)`` with ``r = y - eta`` and ``a`` = ``right`` where ``r >= 0``,
+    else ``left``. Its backward pass is written out: JAX's own takes one pass over the
+    ``(n, K, d)`` elements per term and made the skew-t fit three times slower per step
+    than the Gaussian one; this one is within a quarter of it."""
+    r = y - eta
+    return power * jnp.log1p(jnp.where(r >= 0, right, left) * r * r)
+
+
+def _two_piece_tail_fwd(y, eta, right, left, power):
+    return _two_piece_tail(y, eta, right, left, power), (y, eta, right, left, power)
+
+
+def _two_piece_tail_bwd(saved, grad):
+    y, eta, right, left, power = saved
+    r = y - eta
+    upper = r >= 0
+    a = jnp.where(upper, right, left)
+    r2 = r * r
+    u = a * r2
+    w = grad * power / (1.0 + u)
+    d_a = w * r2
+    d_r = 2.0 * w * a * r
+    return (
+        _unbroadcast(d_r, jnp.shape(y)),
+        -d_r,
+        _unbroadcast(jnp.where(upper, d_a, 0.0), jnp.shape(right)),
+        _unbroadcast(jnp.where(upper, 0.0, d_a), jnp.shape(left)),
+        _unbroadcast(grad * jnp.log1p(u), jnp.shape(power)),
+    )
+
+
+_two_piece_tail.defvjp(_two_piece_tail_fwd, _two_piece_tail_bwd)
 
 
 def _bernoulli(y, eta, _):

@@ -33,6 +33,9 @@ from bayes_hcl.model.likelihoods import (
     gaussian_mixture_loglik,
     laplace_loglik,
     noise_mixture,
+    skew_t_loglik,
+    skew_t_mode_offset,
+    student_t_loglik,
 )
 from bayes_hcl.model.order_masks import (
     cyclic_jacobian,
@@ -50,12 +53,15 @@ from bayes_hcl.model.priors import (
 from bayes_hcl.vartypes import CATEGORICAL, CONTINUOUS
 
 __all__ = [
+    "DF_PRIOR",
     "N_DATA_ARGS",
+    "SKEW_PRIOR_SCALE",
     "component_loglik",
     "draw_quantities",
     "hcl_model",
     "masked_log_weights",
     "node_types",
+    "noise_df_prior",
     "ordered_model",
 ]
 
@@ -93,6 +99,8 @@ def component_loglik(
     noise_family="gaussian",
     observed=None,
     node_of=None,
+    noise_df=None,
+    noise_log_skew=None,
 ):
     """Per-observation, per-cluster log density ``(n, K)`` summed over observed nodes.
 
@@ -118,8 +126,9 @@ def component_loglik(
         Standardised noise mixture of every node
         (:func:`~bayes_hcl.model.likelihoods.noise_mixture`); continuous nodes then have
         Gaussian-mixture noise instead of Gaussian noise.
-    noise_family : {"gaussian", "laplace"}
-        Noise law of continuous nodes without a mixture; ``noise_scales`` is its sd either way.
+    noise_family : {"gaussian", "laplace", "student_t", "skew_t"}
+        Noise law of continuous nodes without a mixture; ``noise_scales`` is the sd of a
+        Gaussian or Laplace law and the scale of a (skew) Student-t one.
     observed : array ``(n, d)``, optional
         1 where a cell is observed, 0 where it is missing (its term is left out).
     node_of : tuple of int, optional
@@ -128,8 +137,16 @@ def component_loglik(
         non-reference level, scored jointly by
         :func:`~bayes_hcl.model.likelihoods.categorical_loglik`;
         ``phi`` is then per variable.
+    noise_df : array ``(d,)``, optional
+        Degrees of freedom of every column's Student-t noise, needed with
+        ``noise_family="student_t"`` or ``"skew_t"``.
+    noise_log_skew : array ``(d,)``, optional
+        Log skewness ``log gamma`` of every column's two-piece Student-t noise
+        (:func:`~bayes_hcl.model.likelihoods.skew_t_loglik`), needed with ``"skew_t"``.
     """
     base = offset[:, None, :] if jnp.ndim(offset) == 2 else offset
+    if noise_family == "skew_t" and noise_shape is None:
+        intercepts = _modes(intercepts, noise_scales, noise_df, noise_log_skew, types)
     eta = base + intercepts[None] + jnp.einsum("np,kpj->nkj", x, weights)
     codes = np.asarray(types)
     if node_of is not None and phi is not None:
@@ -150,12 +167,24 @@ def component_loglik(
             ll = gaussian_mixture_loglik(*args, tuple(a[idx] for a in noise_shape))
         elif code == CONTINUOUS and noise_family == "laplace":
             ll = laplace_loglik(*args)
+        elif code == CONTINUOUS and noise_family == "student_t":
+            ll = student_t_loglik(*args, noise_df[idx])
+        elif code == CONTINUOUS and noise_family == "skew_t":
+            ll = skew_t_loglik(*args, noise_df[idx], noise_log_skew[idx])
         else:
             ll = node_loglik(*args)
         if observed is not None:
             ll = ll * observed[:, None, idx]
         total = total + ll.sum(-1)
     return total
+
+
+def _modes(intercepts, noise_scales, noise_df, noise_log_skew, types):
+    """Intercepts ``(K, d)`` moved from the skew-t noise's mean to its mode on the
+    continuous nodes (:func:`~bayes_hcl.model.likelihoods.skew_t_mode_offset`)."""
+    continuous = jnp.asarray(np.asarray(types) == CONTINUOUS)
+    offset = skew_t_mode_offset(noise_scales, noise_df, noise_log_skew)
+    return intercepts - jnp.where(continuous, offset, 0.0)
 
 
 def _edge_prior(cfg: ModelConfig, d: int) -> tuple[float, float]:
@@ -219,6 +248,36 @@ def _noise_shape(config: ModelConfig, d: int):
         "noise_log_scales", dist.Normal(np.log(0.6), 0.4).expand([d, m]).to_event(2)
     )
     return noise_mixture(logits, locs, log_scales)
+
+
+#: Prior of a Student-t node's degrees of freedom, ``df ~ Gamma(2, 0.1)`` (mean 20; Juarez &
+#: Steel 2010, the default of brms): its tail reaches the Gaussian (df -> inf), so Gaussian
+#: data lose little, and its density vanishes at 0, so the tails cannot become arbitrarily
+#: heavy without evidence (``P(df < 1) = 0.005``, where the noise has no mean).
+DF_PRIOR = (2.0, 0.1)
+
+
+def noise_df_prior():
+    """Prior of one node's Student-t degrees of freedom."""
+    return dist.Gamma(*DF_PRIOR)
+
+
+#: Prior sd of a skew-t node's log skewness ``log gamma``: one sd is a scale ratio of
+#: ``gamma^2 = 7.4`` between the two sides, enough for the skew of exponential noise.
+SKEW_PRIOR_SCALE = 1.0
+
+
+def _noise_tails(config: ModelConfig, d: int) -> tuple:
+    """Universal per-node degrees of freedom and log skewness of (skew) Student-t noise
+    (``None`` where the family has none)."""
+    df = skew = None
+    if config.noise_family in ("student_t", "skew_t"):
+        df = numpyro.sample("noise_df", noise_df_prior().expand([d]).to_event(1))
+    if config.noise_family == "skew_t":
+        skew = numpyro.sample(
+            "noise_log_skew", dist.Normal(0.0, SKEW_PRIOR_SCALE).expand([d]).to_event(1)
+        )
+    return df, skew
 
 
 def _latent_noise_shape(latents, config: ModelConfig):
@@ -356,6 +415,7 @@ def _linear_sem(
         numpyro.factor("masked_W", _masked_weight_correction(w, prior_w, mask, config.spike_scale))
     intercepts, noise = _cluster_shifts(config, k, width)
     noise_shape = _noise_shape(config, width)
+    noise_df, noise_log_skew = _noise_tails(config, width)
     weights = to_joint(w, config, "mean") * expand_to_columns(mask, node_of)
     with numpyro.plate("obs", n):
         comp = component_loglik(
@@ -371,6 +431,8 @@ def _linear_sem(
             config.noise_family,
             observed,
             node_of,
+            noise_df,
+            noise_log_skew,
         )
         log_lik = logsumexp(comp + log_pi, axis=-1)
         numpyro.factor("loglik", log_lik if row_weight is None else row_weight * log_lik)
@@ -412,7 +474,7 @@ def _per_variable(q: dict, node_of) -> dict:
             (*slots.shape[:-1], d)
         )
         out["factor_noise_shift"] = q["factor_noise_shift"][..., first]
-    for name in ("noise_weights", "noise_locs", "noise_scales"):
+    for name in ("noise_weights", "noise_locs", "noise_scales", "df", "log_skew"):
         if name in q:
             out[name] = q[name][first]
     return out
@@ -443,7 +505,9 @@ def draw_quantities(
         shifts the variable's intercept / noise scale away from the universal value); with
         a noise mixture, ``noise_weights``, ``noise_locs`` and ``noise_scales`` ``(d, M)``
         (the standardised noise law of every node, see
-        :func:`~bayes_hcl.model.likelihoods.noise_mixture`). With ``node_of`` (categorical
+        :func:`~bayes_hcl.model.likelihoods.noise_mixture`); with Student-t noise,
+        ``df`` ``(d,)`` (every node's degrees of freedom), and with skew-t noise
+        ``log_skew`` ``(d,)`` (``log gamma``). With ``node_of`` (categorical
         variables), every quantity is per variable: a block edge's weight is the root mean
         square of its block, a categorical variable's ``b``, ``sigma`` and ``noise_shift``
         those of its first non-reference level and its ``intercept_shift`` the largest over
@@ -471,6 +535,8 @@ def draw_quantities(
         config.noise_family,
         observed,
         node_of,
+        latents.get("noise_df"),
+        latents.get("noise_log_skew"),
     )
     comp = comp + log_pi
     b_prior, s_prior = _shift_priors(config)
@@ -491,4 +557,8 @@ def draw_quantities(
     if shape is not None:
         log_w, locs, scales = shape
         out |= {"noise_weights": jnp.exp(log_w), "noise_locs": locs, "noise_scales": scales}
+    # the tails under their own names: the latent sites are per model column
+    for site, name in (("noise_df", "df"), ("noise_log_skew", "log_skew")):
+        if site in latents:
+            out[name] = latents[site]
     return out if node_of is None else _per_variable(out, node_of)

@@ -34,8 +34,9 @@ from bayes_hcl.results.io.posterior import (
     write_result_file,
 )
 from bayes_hcl.results.mechanisms import mechanism_changes
+from bayes_hcl.results.noise_law import noise_law_table
 from bayes_hcl.results.shown import cluster_note, shown_occupancy
-from bayes_hcl.vartypes import TYPE_CODES
+from bayes_hcl.vartypes import CONTINUOUS, TYPE_CODES
 
 __all__ = ["HCLResult", "build_inference_data", "load_result"]
 
@@ -251,12 +252,35 @@ class HCLResult(EdgeReadouts):
         """
         return pd.DataFrame({"variable": self.columns, "p_changes": self._changes[1]})
 
+    def noise_law(self) -> pd.DataFrame:
+        """The fitted noise law of every continuous variable.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per continuous variable: ``variable, family, df, df_low, df_high,
+            log_skew, skewness, excess_kurtosis, non_gaussian`` (see
+            :func:`bayes_hcl.results.noise_law.noise_law_table`): the posterior median and
+            5 %-95 % interval of the degrees of freedom, the median log skewness, the
+            moments of the law at those medians, and whether that law is non-Gaussian (the
+            identifiability report orients edges by non-Gaussian noise only then).
+        """
+        model = self.config.model
+        family = "mixture" if model.noise_components > 1 else model.noise_family
+        posterior = self.idata.posterior
+        draws = {n: self._draws(n) if n in posterior else None for n in ("df", "log_skew")}
+        continuous = np.array([TYPE_CODES[t] == CONTINUOUS for t in self.types])
+        return noise_law_table(self.columns, continuous, family, draws["df"], draws["log_skew"])
+
     def _likelihood(self) -> tuple[str, bool]:
-        """Noise law of the continuous nodes and whether it is non-Gaussian."""
+        """Noise law of the continuous nodes and whether the fitted law is non-Gaussian at
+        some node (a skew-t fit of Gaussian data is not: its tails and skew stay Gaussian)."""
         model = self.config.model
         if model.noise_components > 1:
             return f"gaussian mixture ({model.noise_components} components)", True
-        return model.noise_family, model.noise_family != "gaussian"
+        if model.noise_family == "gaussian":
+            return "gaussian", False
+        return model.noise_family, bool(self.noise_law()["non_gaussian"].any())
 
     def _identifiability_inputs(self) -> IdentifiabilityInputs:
         occ = self.occupied_clusters()

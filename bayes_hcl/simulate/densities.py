@@ -43,12 +43,17 @@ def noise_logpdf(kind: str | None, eps: np.ndarray) -> np.ndarray:
         return np.where(np.abs(eps) <= np.sqrt(3.0), -np.log(2.0 * np.sqrt(3.0)), -1e6)
     if kind == "exponential":
         return np.where(eps >= -1.0, -(eps + 1.0), -1e6)
-    if kind == "student_t":
-        c = np.sqrt(5.0 / 3.0)
-        t = eps * c
-        log_norm = gammaln(3.0) - gammaln(2.5) - 0.5 * np.log(5.0 * np.pi)
-        return log_norm - 3.0 * np.log1p(t**2 / 5.0) + np.log(c)
+    if kind in ("student_t", "student_t3"):
+        return _unit_variance_t(eps, 5.0 if kind == "student_t" else 3.0)
     return -0.5 * eps**2 - 0.5 * np.log(2.0 * np.pi)
+
+
+def _unit_variance_t(eps: np.ndarray, df: float) -> np.ndarray:
+    """Log density of Student-t noise with ``df`` degrees of freedom scaled to variance 1."""
+    c = np.sqrt(df / (df - 2.0))
+    t = eps * c
+    log_norm = gammaln(0.5 * (df + 1.0)) - gammaln(0.5 * df) - 0.5 * np.log(df * np.pi)
+    return log_norm - 0.5 * (df + 1.0) * np.log1p(t**2 / df) + np.log(c)
 
 
 def count_logpmf(y: np.ndarray, log_mean: np.ndarray, phi: float) -> np.ndarray:

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 #: Noise laws of continuous nodes, all scaled to zero mean and unit variance.
-NOISE_KINDS = ("gaussian", "laplace", "uniform", "exponential", "student_t")
+NOISE_KINDS = ("gaussian", "laplace", "uniform", "exponential", "student_t", "student_t3")
 #: Skeletons of the universal DAG: Erdős–Rényi or preferential attachment.
 GRAPH_KINDS = ("er", "scale_free")
 
@@ -114,6 +114,8 @@ def unit_noise(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size)
     if kind == "exponential":
         return rng.exponential(1.0, size) - 1.0
+    if kind == "student_t3":
+        return rng.standard_t(3, size) / np.sqrt(3.0)
     return rng.standard_t(5, size) / np.sqrt(5.0 / 3.0)
 
 

@@ -36,6 +36,7 @@ SUITE_FILES = {
     "calibration": {"calibration.csv", "calibration.json"},
     "nuts-speed": {"nuts-speed.csv"},
     "gibbs": {"gibbs-exact.csv", "gibbs-mechanism.csv", "gibbs-speed.csv"},
+    "misspecified": {"misspecified.csv", "misspecified_speed.csv"},
 }
 
 
@@ -146,7 +147,7 @@ def _table(*args, **kwargs) -> pd.DataFrame:
 @pytest.fixture
 def stubbed(monkeypatch):
     """Every suite's work replaced by a stub returning a small table."""
-    from bayes_hcl.bench import gibbs, runners, suites
+    from bayes_hcl.bench import gibbs, misspecified, runners, suites
 
     monkeypatch.setattr(suites, "run_setting", _fake_setting)
     for name in (
@@ -166,6 +167,17 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(runners, "run_nuts_speed", lambda seed, log: {"seed": seed})
     for name in ("run_gibbs_exact", "run_mechanism_change", "run_gibbs_speed"):
         monkeypatch.setattr(gibbs, name, _table)
+    monkeypatch.setattr(misspecified, "run_misspecified", _fake_misspecified)
+
+
+def _fake_misspecified(seeds, log=None):
+    rows = [
+        {"seed": s, "true_k": 2, "law": law, "family": family, "wall_s": 1.0 + s}
+        for s in range(seeds)
+        for law in ("gaussian", "laplace")
+        for family in ("gaussian", "skew_t")
+    ]
+    return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("suite", sorted(SUITE_FILES))

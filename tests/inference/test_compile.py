@@ -21,7 +21,7 @@ def test_new_seed_and_new_values_reuse_the_compiled_programs(model_traces):
     # settings the programs never read (pruning, the search's timing, a preset's name)
     config = bayes_hcl.load_config(
         "heavy_tailed",
-        model_overrides={"noise_family": "gaussian"},
+        model_overrides={"noise_family": "skew_t"},
         svi_overrides={"prune_fraction": 0.05, "order_search_at": 0.4, "anneal_fraction": 0.5},
     )
     bayes_hcl.fit(simulate(57, d=4, seed=2).data, model=config, seed=7, **options)

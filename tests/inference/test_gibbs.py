@@ -92,7 +92,7 @@ def test_gibbs_edge_probabilities_match_the_exact_posterior():
     data = chain_data(3)
     config = load_config(
         "hcl",
-        model_overrides={"max_clusters": 1},
+        model_overrides={"noise_family": "gaussian", "max_clusters": 1},
         svi_overrides=INIT,
         gibbs_overrides={"num_warmup": 200, "num_samples": 1000, "num_chains": 4},
     )
@@ -188,7 +188,7 @@ def test_the_sweep_leaves_the_posterior_invariant(binary):
     is compared with the prior's, with a standard error from independent chains. With a
     binary node (Polya-Gamma augmented), the random order makes it a parent or a child."""
     n, d, k, iters, chains = 15, 2, 2, 1500, 16
-    config = load_config("hcl", model_overrides={"max_clusters": k})
+    config = load_config("hcl", model_overrides={"noise_family": "gaussian", "max_clusters": k})
     settings = _settings(config, d, binary)
 
     def prior_state(key):
@@ -221,7 +221,7 @@ def test_the_sweep_leaves_the_posterior_invariant(binary):
 def _tiny_start(d=3, k=2, chains=2):
     config = load_config(
         "hcl",
-        model_overrides={"max_clusters": k},
+        model_overrides={"noise_family": "gaussian", "max_clusters": k},
         gibbs_overrides={"num_warmup": 20, "num_samples": 20, "num_chains": chains},
     )
     init = {
@@ -264,9 +264,16 @@ def test_same_seed_same_draws_and_a_new_seed_others():
         ),
         (
             pd.DataFrame({"a": np.linspace(0, 1, 40), "b": np.sin(np.arange(40))}),
-            {"model": "heavy_tailed"},
+            {"model": "heavy_tailed", "noise": None},
             ConfigError,
             r"method 'gibbs' takes Gaussian noise only so far",
+        ),
+        (
+            pd.DataFrame({"a": np.linspace(0, 1, 40), "b": np.sin(np.arange(40))}),
+            {"noise": None},
+            ConfigError,
+            r"takes Gaussian noise only so far \(preset 'hcl' has skew_t noise\); pass "
+            r"noise='gaussian' \(--noise gaussian\)",
         ),
         (
             pd.DataFrame({"a": np.r_[np.nan, np.linspace(0, 1, 39)], "b": np.sin(np.arange(40))}),
@@ -289,7 +296,7 @@ def test_same_seed_same_draws_and_a_new_seed_others():
     ],
 )
 def test_what_the_sampler_cannot_take_is_refused_in_one_line(frame, options, error, message):
-    options = {"method": "gibbs", **options}
+    options = {"method": "gibbs", "noise": "gaussian", **options}
     with pytest.raises(error, match=message) as info:
         bh.fit(frame, progress=False, **options)
     assert "\n" not in str(info.value)
@@ -297,7 +304,7 @@ def test_what_the_sampler_cannot_take_is_refused_in_one_line(frame, options, err
 
 def test_fit_gibbs_refuses_before_any_fitting():
     data = chain_data(3, n=60)
-    config = load_config("hcl", model_overrides={"noise_components": 3})
+    config = load_config("robust")
     with pytest.raises(ConfigError, match="Gaussian noise only"):
         fit_gibbs(data, config, progress=False)
 
@@ -308,7 +315,8 @@ def test_a_binary_variable_is_fitted_with_its_noise_held():
     flag = (rng.uniform(size=120) < 1 / (1 + np.exp(-2.0 * a))).astype(int)
     frame = pd.DataFrame({"a": a, "flag": flag, "c": flag - 0.5 + 0.3 * rng.normal(size=120)})
     result = bh.fit(
-        frame, method="gibbs", progress=False, num_warmup=30, num_samples=30, num_chains=2,
+        frame, method="gibbs", noise="gaussian", progress=False, num_warmup=30, num_samples=30,
+        num_chains=2,
         num_steps=300, num_restarts=3,
     )  # fmt: skip
     assert result.column_types().set_index("column").loc["flag", "type"] == "binary"

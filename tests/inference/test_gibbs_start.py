@@ -27,6 +27,9 @@ from bayes_hcl.inference.gibbs.start import (
 )
 from bayes_hcl.simulate import simulate
 
+#: the sampler takes Gaussian noise only
+GAUSSIAN = {"noise_family": "gaussian"}
+
 
 @pytest.mark.parametrize("alpha", [0.3, 1.0, 4.0])
 def test_the_partition_prior_sums_to_one_over_every_assignment(alpha):
@@ -66,7 +69,7 @@ def _problem(split: bool, seed=0):
 
 def _candidates(data, labels, rank, inclusion, chains=2):
     y, x, offset = _responses(data)
-    settings = _data_settings(data, load_config("hcl"))
+    settings = _data_settings(data, load_config("hcl", model_overrides=GAUSSIAN))
     return start_candidates(
         jax.random.PRNGKey(0), jnp.asarray(labels[None], jnp.int32),
         jnp.asarray(rank[None], jnp.int32), jnp.asarray(inclusion[None], jnp.float32),
@@ -98,7 +101,7 @@ def test_chains_sharing_a_start_draw_their_own_parameters_with_one_score():
 
 def _score(data, labels, rank, inclusion):
     y, x, offset = _responses(data)
-    settings = _data_settings(data, load_config("hcl"))
+    settings = _data_settings(data, load_config("hcl", model_overrides=GAUSSIAN))
     args = (jnp.asarray(labels), jnp.asarray(rank), jnp.asarray(inclusion, jnp.float32))
     score, state, stats = partition_score(jax.random.PRNGKey(0), *args, y, x, offset, settings)
     return float(score), float(score - log_posterior(state, stats, settings)), state
@@ -121,7 +124,7 @@ def test_the_membership_correction_is_what_a_hard_split_costs():
 def test_merge_scores_are_the_scores_of_the_merged_partitions():
     data, _, labels, rank, inclusion = _problem(split=True)
     y, x, offset = _responses(data)
-    settings = _data_settings(data, load_config("hcl"))
+    settings = _data_settings(data, load_config("hcl", model_overrides=GAUSSIAN))
     args = (jnp.asarray(rank), jnp.asarray(inclusion, jnp.float32), y, x, offset, settings)
     key = jax.random.PRNGKey(0)
     scores = np.asarray(merge_scores(key, jnp.asarray(labels), *args))

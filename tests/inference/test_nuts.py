@@ -31,7 +31,11 @@ INIT = {"num_steps": 400, "num_restarts": 3}
 
 def one_cluster_config(**nuts):
     return load_config(
-        "hcl", model_overrides={"max_clusters": 1}, svi_overrides=INIT, nuts_overrides=nuts
+        "hcl",
+        # the exact posterior is the Gaussian model's
+        model_overrides={"max_clusters": 1, "noise_family": "gaussian"},
+        svi_overrides=INIT,
+        nuts_overrides=nuts,
     )
 
 

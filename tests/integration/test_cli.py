@@ -12,6 +12,7 @@ import pytest
 
 import bayes_hcl as bh
 from bayes_hcl.cli.commands import main
+from bayes_hcl.errors import DataError
 from tests.conftest import REPORT_SECTIONS
 
 EXPECTED_FILES = {
@@ -238,3 +239,26 @@ def test_fit_by_nuts_writes_convergence(fitted_dir):
     assert summary["config"]["nuts"]["num_warmup"] == 60
     result = bh.load_result(out / "posterior.nc")
     assert result.method == "nuts" and result.to_arviz().posterior.sizes["chain"] == 2
+
+
+def test_noise_option_reaches_the_fit_and_gibbs_names_it(tmp_path, capsys):
+    from bayes_hcl.cli import build_parser
+    from bayes_hcl.cli.commands import _fit_options
+
+    good = tmp_path / "good.csv"
+    pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=list("abc")).to_csv(
+        good, index=False
+    )
+    args = build_parser().parse_args(["fit", str(good), "--out", "o", "--noise", "gaussian"])
+    assert _fit_options(args)["noise"] == "gaussian"
+    assert (
+        _fit_options(build_parser().parse_args(["fit", str(good), "--out", "o"]))["noise"] is None
+    )
+    with pytest.raises(DataError, match="invalid choice: 'cauchy'"):
+        build_parser().parse_args(["fit", str(good), "--out", "o", "--noise", "cauchy"])
+    # the default noise law is one the Gibbs sampler refuses, in one line naming the option
+    out = tmp_path / "out"
+    code = main(["fit", str(good), "--out", str(out), "--method", "gibbs"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "--noise gaussian" in lines[0], lines
+    assert not out.exists()

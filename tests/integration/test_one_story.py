@@ -21,7 +21,6 @@ import shlex
 from html.parser import HTMLParser
 from pathlib import Path
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,7 +30,6 @@ from bayes_hcl.results.shown import shown_occupancy
 from tests.integration.test_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_VERSIONS = json.loads((ROOT / "tests/reference/reference_versions.json").read_text())
 
 
 def quick_start_commands() -> list[list[str]]:
@@ -171,12 +169,10 @@ def test_the_quick_start_outputs_tell_one_story(quick_start):
     note = summary["clusters_note"]
     if note["text"]:
         assert f"clusters: {note['text']}" in printed["fit"]
-    if jax.__version__ == REFERENCE_VERSIONS["jax"]:
-        # under the versions the fixture was made with, the quick start keeps a third
-        # cluster of ~150 rows that the point estimate merges (the case this test is for;
-        # test_a_planted_hidden_cluster_tells_one_story makes it under any version)
-        assert len(note["hidden"]) == 1 and note["hidden"][0]["rows"] > 50
-        assert "merges into" in note["text"]
+    # under Gaussian noise the quick start kept a third cluster of ~150 rows that the point
+    # estimate merged; the default skew-t noise keeps none, so a hidden cluster is planted
+    # by test_a_planted_hidden_cluster_tells_one_story instead
+    assert all(h["rows"] > 0 for h in note["hidden"])
 
 
 def _with_hidden_cluster(fit: bh.HCLResult, edge: tuple[int, int]) -> bh.HCLResult:

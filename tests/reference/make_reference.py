@@ -5,9 +5,11 @@ Run from the repository root, with the code whose numbers are the reference chec
     python tests/reference/make_reference.py
 
 The fits are the ones :mod:`tests.integration.test_bit_for_bit` repeats: a continuous fit (the
-suite's shared ``small_fit``, so checking it costs the suite nothing), and a mixed fit
-(categorical, counts with size factors, binary, one masked cell, two latent factors). The
-versions of the libraries that shape the numbers are stored beside them.
+data and settings of the suite's shared ``small_fit``), and a mixed fit (categorical, counts
+with size factors, binary, one masked cell, two latent factors), each with Gaussian noise
+(the default until issue #23; ``continuous``, ``mixed``) and with the default's skew-t noise
+(``continuous_skew_t``, ``mixed_skew_t``). The versions of the libraries that shape the
+numbers are stored beside them.
 
 To make the reference from an older checkout (the numbers a restructure must keep), run this
 file with that checkout first on the path: ``PYTHONPATH=/path/to/old python
@@ -16,6 +18,7 @@ tests/reference/make_reference.py``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import pathlib
 import sys
@@ -31,10 +34,19 @@ OPTIONS = {"num_steps": 300, "num_samples": 40, "num_restarts": 2, "progress": F
 SMALL_FIT = {"num_steps": 1500, "num_restarts": 4, "num_samples": 100, "max_clusters": 4}
 
 
-def continuous_fit():
-    """The suite's shared small fit (``tests/conftest.py``: ``small_sim``, ``SMALL_FIT``)."""
+def _noise(noise: str) -> dict:
+    """``fit``'s noise option; a checkout from before it had Gaussian noise only."""
+    if "noise" in inspect.signature(bh.fit).parameters:
+        return {"noise": noise}
+    if noise != "gaussian":
+        raise SystemExit(f"this checkout has no noise={noise!r}")
+    return {}
+
+
+def continuous_fit(noise: str = "gaussian"):
+    """The data and settings of the suite's shared small fit (``tests/conftest.py``)."""
     sim = bh.simulate(300, d=4, n_clusters=2, mean_shift=3.0, shift_fraction=0.5, seed=5)
-    return bh.fit(sim.data, seed=0, progress=False, **SMALL_FIT)
+    return bh.fit(sim.data, seed=0, progress=False, **SMALL_FIT, **_noise(noise))
 
 
 def mixed_frame():
@@ -48,7 +60,7 @@ def mixed_frame():
     return frame
 
 
-def mixed_fit():
+def mixed_fit(noise: str = "gaussian"):
     return bh.fit(
         mixed_frame(),
         seed=1,
@@ -57,7 +69,17 @@ def mixed_fit():
         missing="mask",
         size_factors="library",
         **OPTIONS,
+        **_noise(noise),
     )
+
+
+#: name in ``reference.npz`` -> the fit that makes it
+FITS = {
+    "continuous": continuous_fit,
+    "mixed": mixed_fit,
+    "continuous_skew_t": lambda: continuous_fit("skew_t"),
+    "mixed_skew_t": lambda: mixed_fit("skew_t"),
+}
 
 
 def readout(result) -> dict[str, np.ndarray]:
@@ -73,11 +95,13 @@ def readout(result) -> dict[str, np.ndarray]:
 
 def main() -> int:
     arrays = {}
-    for name, make in (("continuous", continuous_fit), ("mixed", mixed_fit)):
+    for name, make in FITS.items():
+        if name.endswith("skew_t") and "noise" not in inspect.signature(bh.fit).parameters:
+            continue
         result = make()
         for key, value in readout(result).items():
             arrays[f"{name}/{key}"] = value
-        if name == "mixed":
+        if name.startswith("mixed"):
             assert "count" in result.types and "categorical" in result.types, result.types
             assert result.meta["data"]["size_factors"], "no size factors"
     np.savez(HERE / "reference.npz", **arrays)

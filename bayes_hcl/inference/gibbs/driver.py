@@ -74,10 +74,10 @@ def check_gibbs_input(data: PreparedData, config: Config) -> None:
         )
     model = config.model
     if model.noise_family != "gaussian" or model.noise_components != 1:
+        law = model.noise_family if model.noise_components == 1 else "Gaussian-mixture"
         raise ConfigError(
             f"method 'gibbs' takes Gaussian noise only so far (preset {config.name!r} has "
-            f"{model.noise_family} noise with {model.noise_components} component(s)); "
-            "use the 'hcl' preset or method='svi'"
+            f"{law} noise); pass noise='gaussian' (--noise gaussian) or fit by 'svi'"
         )
     if model.latent_factors != 1:
         raise ConfigError("latent_factors > 1 is fitted by SVI only; use method='svi'")

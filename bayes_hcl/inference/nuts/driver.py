@@ -32,6 +32,7 @@ from bayes_hcl.inference.relabel import relabel_draws
 from bayes_hcl.inference.svi.driver import SVIFit, fit_svi
 from bayes_hcl.inference.svi.minibatch import FULL_BATCH_MAX_ROWS, resolve_batch_size
 from bayes_hcl.inference.svi.programs import data_args, enable_compilation_cache
+from bayes_hcl.model.guide import NOISE_SITES
 from bayes_hcl.model.priors import stick_fractions
 from bayes_hcl.model.program import draw_quantities, ordered_model
 
@@ -97,7 +98,7 @@ def initial_values(
         "b_shift": svi.draws["b_shift"][picks, :k],
         "log_sigma_shift": svi.draws["log_sigma_shift"][picks, :k],
     }
-    for name in ("noise_logits", "noise_locs", "noise_log_scales"):
+    for name in NOISE_SITES:
         if name in svi.draws:
             out[name] = svi.draws[name][picks]
     if k > 1:

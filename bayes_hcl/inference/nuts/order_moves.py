@@ -50,6 +50,8 @@ NODE_SITES = {
     "noise_logits": 0,
     "noise_locs": 0,
     "noise_log_scales": 0,
+    "noise_df": 0,
+    "noise_log_skew": 0,
 }
 
 

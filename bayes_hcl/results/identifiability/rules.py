@@ -353,8 +353,8 @@ def _heterogeneity(
     if gaussian and odd:
         return NON_GAUSSIAN_ARTEFACT, (
             f"within-cluster residuals of {', '.join(odd)} are non-Gaussian under a Gaussian "
-            "likelihood; refit with model='heavy_tailed' (symmetric) or 'robust' (skewed) "
-            "and compare"
+            "likelihood; refit with noise='skew_t' (the default: tails and skew learned per "
+            "variable) and compare"
         )
     if ctx.resp.shape[1] < 2:
         return NOT_SUPPORTED, (
@@ -368,7 +368,7 @@ def _heterogeneity(
     if gaussian and noise >= 0.5 and intercept < 0.5 and edges < 0.5:
         return NON_GAUSSIAN_ARTEFACT, (
             "the clusters differ only in noise scale, which one heavy-tailed population "
-            "explains as well; refit with model='heavy_tailed' and compare"
+            "explains as well; refit with noise='skew_t' (the default) and compare"
         )
     if lbf is not None and lbf < threshold:
         return WEAK, f"log Bayes factor against one population {lbf:.1f} < {threshold:g} nats"
@@ -421,11 +421,17 @@ def _condition_section(
                 f"{rows_per_parameter * n_params[k]:.0f}): its graph is weakly determined"
             )
     ng = residuals["non_gaussian_names"]
-    if ng and not ctx.non_gaussian_likelihood:
+    if ng and not ctx.non_gaussian_likelihood and ctx.likelihood == "gaussian":
         warnings.append(
             f"residuals of {', '.join(ng)} are non-Gaussian but the likelihood is Gaussian: "
-            "orientation by non-Gaussianity is not used; model='heavy_tailed' (symmetric, "
-            "heavy tails) or 'robust' (skewed) models it"
+            "orientation by non-Gaussianity is not used; noise='skew_t' (the default: tails "
+            "and skew learned per variable) models it"
+        )
+    elif ng and not ctx.non_gaussian_likelihood:
+        warnings.append(
+            f"residuals of {', '.join(ng)} are non-Gaussian but the fitted {ctx.likelihood} "
+            "law is Gaussian at every variable (noise_law()): orientation by "
+            "non-Gaussianity is not used"
         )
     nodes = []
     for j, name in enumerate(ctx.columns):

@@ -61,6 +61,8 @@ _DIMS = {
     "noise_weights": ["node", "noise_component"],
     "noise_locs": ["node", "noise_component"],
     "noise_scales": ["node", "noise_component"],
+    "df": ["node"],
+    "log_skew": ["node"],
 }
 
 
