@@ -75,6 +75,14 @@ def _column_types(result) -> list[dict]:
     return result.column_types().to_dict("records")
 
 
+def _noise_law(result) -> list[dict]:
+    """``summary.json``'s ``noise_law``: per continuous variable its fitted degrees of
+    freedom, skewness and whether the law is non-Gaussian (``HCLResult.noise_law``; an
+    infinite ``df``, Gaussian noise, and undefined moments are written as null)."""
+    table = result.noise_law().replace([np.inf, -np.inf], np.nan)
+    return table.astype(object).where(table.notna(), None).to_dict("records")
+
+
 def _summary_json(result, extra: dict) -> dict:
     restarts = result.idata["restarts"]
     k_post = result.n_clusters()
@@ -103,6 +111,7 @@ def _summary_json(result, extra: dict) -> dict:
         },
         "missing_cells": result.missing_cells(),
         "column_types": _column_types(result),
+        "noise_law": _noise_law(result),
         "config": result.meta["config"],
         **extra,
     }

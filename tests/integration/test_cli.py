@@ -85,6 +85,12 @@ def test_fit_writes_exactly_the_contract(fitted_dir):
     assert summary["method"] == "svi" and summary["seed"] == 1
     assert summary["n_clusters"] == len(clusters)
     assert {"jax", "numpyro", "arviz"} <= set(summary["versions"])
+    # the fitted noise law of every continuous variable, in strict JSON (no Infinity)
+    law = summary["noise_law"]
+    assert [row["variable"] for row in law] == list(per.columns)
+    assert all(row["family"] == "skew_t" and row["df"] > 0 for row in law)
+    assert all(isinstance(row["non_gaussian"], bool) for row in law)
+    json.loads((out / "summary.json").read_text(), parse_constant=_refuse)
     ident = json.loads((out / "identifiability.json").read_text())
     assert set(ident) == REPORT_SECTIONS
     assert ident["clusters"]["heterogeneity"] in {
@@ -239,6 +245,10 @@ def test_fit_by_nuts_writes_convergence(fitted_dir):
     assert summary["config"]["nuts"]["num_warmup"] == 60
     result = bh.load_result(out / "posterior.nc")
     assert result.method == "nuts" and result.to_arviz().posterior.sizes["chain"] == 2
+
+
+def _refuse(name: str):
+    raise AssertionError(f"{name} is not JSON")
 
 
 def test_noise_option_reaches_the_fit_and_gibbs_names_it(tmp_path, capsys):

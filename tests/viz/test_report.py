@@ -47,6 +47,7 @@ def test_report_has_every_section_and_only_embedded_figures(small_fit):
         assert html.escape(line.split(" (")[0]) in text
     assert f"seed {small_fit.seed}" in text and "&quot;versions&quot;" in text
     assert f"method=&#x27;{small_fit.method}&#x27;, seed={small_fit.seed})" in text  # the call
+    assert "Noise law fitted per continuous variable" in text and "p_non_gaussian" in text
 
 
 def test_report_written_by_the_api_and_the_cli(small_fit, tmp_path, fitted_dir):  # noqa: F811
