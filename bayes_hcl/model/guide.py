@@ -17,6 +17,7 @@ from numpyro.distributions import biject_to, constraints
 from bayes_hcl.config import ModelConfig
 
 __all__ = [
+    "MIXTURE_SITES",
     "NOISE_SITES",
     "guide_median",
     "guide_sample",
@@ -26,9 +27,11 @@ __all__ = [
     "mean_field_guide",
 ]
 
+#: Per-node sites of the noise mixture's components, ``(d, M)``.
+MIXTURE_SITES = ("noise_logits", "noise_locs", "noise_log_scales")
 #: Per-node sites of the noise law beyond the Gaussian (their node axis is the first): the
-#: noise mixture's components, or the Student-t degrees of freedom.
-NOISE_SITES = ("noise_logits", "noise_locs", "noise_log_scales", "noise_df", "noise_log_skew")
+#: noise mixture's components, or the (skew) Student-t degrees of freedom and log skewness.
+NOISE_SITES = (*MIXTURE_SITES, "noise_df", "noise_log_skew")
 #: Student-t degrees of freedom at the start of a fit: near-Gaussian, so that the tails
 #: thicken only where the data ask for it.
 _INITIAL_DF = 30.0
@@ -64,7 +67,7 @@ def latent_sites(
         } | sites
     m = config.noise_components
     if m > 1:
-        sites |= {name: ((w, m), constraints.real) for name in NOISE_SITES[:3]}
+        sites |= {name: ((w, m), constraints.real) for name in MIXTURE_SITES}
     if config.noise_family in ("student_t", "skew_t"):
         sites["noise_df"] = ((w,), constraints.positive)
     if config.noise_family == "skew_t":

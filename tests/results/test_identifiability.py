@@ -99,6 +99,14 @@ def test_v_structure_orients_the_collider_edges():
     assert report["clusters"]["heterogeneity"] == "not supported"
 
 
+def _assert_one_cluster_oriented_by_non_gaussian_noise(report):
+    assert report["clusters"]["heterogeneity"] == "not supported"
+    assert report["conditions"]["likelihood_models_non_gaussian_noise"]
+    entry = _edge(report, "a", "b")
+    assert (entry["cause"], entry["effect"]) == ("a", "b")
+    assert entry["status"] == "identified" and entry["reason"] == "non-Gaussian noise"
+
+
 def test_the_default_learns_laplace_tails_and_orients_by_them(laplace_pair):
     result = _fit(laplace_pair)
     assert set(result.column_types().likelihood) == {"Skew-t (learned df and skew), identity link"}
@@ -106,24 +114,14 @@ def test_the_default_learns_laplace_tails_and_orients_by_them(laplace_pair):
     # measured: df 3.4 and 3.8 (a Laplace's kurtosis is matched near df = 6; the tails pull
     # the fit lower), with posterior probability 1 of a non-Gaussian law
     assert law["non_gaussian"].all() and (law["df_high"] < 10).all()
-    report = result.identifiability()
-    assert report["clusters"]["heterogeneity"] == "not supported"
-    assert report["conditions"]["likelihood_models_non_gaussian_noise"]
-    entry = _edge(report, "a", "b")
-    assert (entry["cause"], entry["effect"]) == ("a", "b")
-    assert entry["status"] == "identified" and entry["reason"] == "non-Gaussian noise"
+    _assert_one_cluster_oriented_by_non_gaussian_noise(result.identifiability())
 
 
 def test_heavy_tailed_preset_orients_laplace_noise_with_one_cluster(laplace_pair):
     result = _fit(laplace_pair, "heavy_tailed")
     # the type table states the preset's noise law, not a generic one
     assert set(result.column_types().likelihood) == {"Laplace, identity link"}
-    report = result.identifiability()
-    assert report["clusters"]["heterogeneity"] == "not supported"
-    assert report["conditions"]["likelihood_models_non_gaussian_noise"]
-    entry = _edge(report, "a", "b")
-    assert (entry["cause"], entry["effect"]) == ("a", "b")
-    assert entry["status"] == "identified" and entry["reason"] == "non-Gaussian noise"
+    _assert_one_cluster_oriented_by_non_gaussian_noise(result.identifiability())
 
 
 def test_gaussian_noise_does_not_sell_laplace_noise_as_heterogeneity(laplace_pair):
