@@ -149,6 +149,8 @@ class SVIConfig:
     order_init_scale: float = 0.5
     prune_fraction: float = 0.03
     merge_fraction: float = 0.15
+    merge_moves: int = 2
+    coarsening: float = 1000.0
     one_cluster_restart: bool = True
     prune_at: float = 0.7
     order_search_at: float = 0.5
@@ -158,8 +160,32 @@ class SVIConfig:
     def __post_init__(self) -> None:
         fractions = ("prune_fraction", "merge_fraction", "order_search_at")
         _check_positive(
-            self, "svi", exclude=("guide", "one_cluster_restart", "batch_size", *fractions)
+            self,
+            "svi",
+            exclude=(
+                "guide",
+                "one_cluster_restart",
+                "batch_size",
+                "merge_moves",
+                "coarsening",
+                *fractions,
+            ),
         )
+        if isinstance(self.merge_moves, bool) or not isinstance(self.merge_moves, int):
+            raise ConfigError(f"svi.merge_moves must be an integer, got {self.merge_moves!r}")
+        coarsening = self.coarsening
+        if not (
+            isinstance(coarsening, int | float)
+            and not isinstance(coarsening, bool)
+            and math.isfinite(coarsening)
+            and coarsening >= 0
+        ):
+            raise ConfigError(
+                f"svi.coarsening must be 0 (off) or a positive number of rows, got "
+                f"{self.coarsening!r}"
+            )
+        if self.merge_moves < 0:
+            raise ConfigError(f"svi.merge_moves must be 0 (off) or more, got {self.merge_moves}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
             raise ConfigError(f"svi.batch_size must be an integer, got {self.batch_size!r}")
         if self.batch_size < 0 or 0 < self.batch_size < MIN_BATCH_SIZE:

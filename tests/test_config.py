@@ -39,6 +39,11 @@ def test_preset_loads_by_path_and_applies_overrides(tmp_path: Path):
         ("[model\n", r"not valid TOML"),
         ("[model]\nnoise_components = 9\n", r"noise_components must lie in 1\.\.8"),
         ("[svi]\nmerge_fraction = 0.7\n", r"merge_fraction must lie in \[0, 0\.5\)"),
+        ("[svi]\nmerge_moves = -1\n", r"svi\.merge_moves must be 0 \(off\) or more"),
+        ("[svi]\nmerge_moves = 1.5\n", r"svi\.merge_moves .* must be int"),
+        ("[svi]\ncoarsening = -5.0\n", r"svi\.coarsening must be 0 \(off\) or a positive"),
+        ("[svi]\ncoarsening = 'lots'\n", r"svi\.coarsening .* must be float"),
+        ("[svi]\ncoarsening = inf\n", r"svi\.coarsening must be 0 \(off\)"),
     ],
 )
 def test_bad_preset_is_one_line_error_naming_key(tmp_path: Path, text, match):

@@ -6,6 +6,8 @@ from bayes_hcl.inference.base import default_progress
 from bayes_hcl.inference.relabel import relabel_draws
 from bayes_hcl.inference.svi.restarts import (
     allocate_draws,
+    coarsening_power,
+    merge_candidates,
     prune,
     prune_fractions,
     restart_weights,
@@ -68,3 +70,49 @@ def test_several_factors_prune_states_of_a_factor_not_single_joint_states():
     # a 5 % threshold keeps all (no joint state alone is pruned); 15 % drops factor 0's
     # state 1 and both joint states it is part of
     np.testing.assert_array_equal(np.asarray(active), [[1, 1, 1, 1], [1, 1, 0, 0]])
+
+
+def _summary(score, partitions):
+    return {"score": np.asarray(score, float), "partition": np.asarray(partitions)}
+
+
+def test_merge_candidates_continue_the_best_restart_without_its_smallest_clusters():
+    # restart 1 is best with four clusters of 50, 30, 15 and 5 rows; restart 3 is forced K = 1
+    best = [0] * 50 + [1] * 30 + [2] * 15 + [3] * 5
+    summary = _summary([-120.0, -100.0, -150.0, -110.0], [[0] * 100, best, [0] * 100, [0] * 100])
+    active = np.ones((4, 6))
+    active[3, 1:] = 0.0
+    forced = np.array([False, False, False, True])
+    sources, new = merge_candidates(summary, active, forced, slots=2)
+    # the two free restarts are replaced, the worst (2) first: one and two clusters fewer
+    np.testing.assert_array_equal(sources, [1, 1, 1, 3])
+    np.testing.assert_array_equal(np.asarray(new)[2], [1, 1, 1, 0, 1, 1])
+    np.testing.assert_array_equal(np.asarray(new)[0], [1, 1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(np.asarray(new)[[1, 3]], active[[1, 3]])
+
+
+def test_merge_candidates_keep_two_clusters_when_one_cluster_is_forced():
+    summary = _summary([-100.0, -120.0, -130.0], [[0] * 60 + [1] * 40] * 3)
+    active, forced = np.ones((3, 4)), np.array([False, False, True])
+    sources, new = merge_candidates(summary, active, forced, slots=2)
+    np.testing.assert_array_equal(sources, [0, 1, 2])  # two occupied: nothing to remove
+    np.testing.assert_array_equal(np.asarray(new), active)
+    # without a forced one-cluster restart, a candidate may go down to one cluster
+    sources, new = merge_candidates(summary, active, np.zeros(3, bool), slots=2)
+    np.testing.assert_array_equal(sources, [0, 1, 0])
+    np.testing.assert_array_equal(np.asarray(new)[2], [1, 0, 1, 1])
+
+
+def test_merge_candidates_skip_restarts_given_up():
+    summary = _summary([-np.inf, -100.0, -120.0], [[0] * 10] * 3)
+    summary["partition"][1] = [0] * 6 + [1] * 3 + [2]
+    sources, new = merge_candidates(summary, np.ones((3, 3)), np.zeros(3, bool), slots=2)
+    np.testing.assert_array_equal(sources, [1, 1, 1])
+    # the restart given up is replaced first: it is the worst
+    np.testing.assert_array_equal(np.asarray(new)[[0, 2]], [[1, 1, 0], [1, 0, 0]])
+
+
+def test_coarsening_power_follows_miller_and_dunson():
+    assert coarsening_power(0.0, 500) == 1.0
+    assert coarsening_power(1000.0, 1000) == pytest.approx(0.5)
+    assert coarsening_power(1000.0, 10**6) == pytest.approx(1000.0 / 1_001_000.0)

@@ -70,7 +70,13 @@ def test_one_cluster_data_do_not_support_heterogeneity(gaussian_pair):
 def test_mechanism_change_of_the_effect_orients_the_edge(mechanism_pair):
     report = mechanism_pair.identifiability()
     assert report["clusters"]["heterogeneity"] == "supported"
-    assert report["clusters"]["evidence"]["log_bayes_factor"] > 10.0
+    evidence = report["clusters"]["evidence"]
+    assert evidence["log_bayes_factor"] > 10.0
+    # the restarts are weighed under the coarsened posterior, and the report says so
+    n = mechanism_pair.idata.observed_data.sizes["obs"]
+    assert evidence["method"] == "coarsened_elbo"
+    assert evidence["coarsening_power"] == pytest.approx(1000.0 / (1000.0 + n))
+    assert "power" in evidence["note"]
     entry = _edge(report, "x", "y")
     assert (entry["cause"], entry["effect"]) == ("x", "y")
     assert entry["status"] == "identified" and entry["reason"] == "mechanism change"

@@ -45,8 +45,10 @@ from bayes_hcl.inference.svi.programs import (
 from bayes_hcl.inference.svi.recovery import Recovery
 from bayes_hcl.inference.svi.restarts import (
     allocate_draws,
+    coarsening_power,
     forced_one_cluster,
     initial_active,
+    merge_candidates,
     prune,
     prune_fractions,
     restart_summary,
@@ -127,6 +129,7 @@ class _Optimised:
     run_s: float
     search_s: float
     n_chunks: int
+    origin: np.ndarray
 
 
 def _event_chunks(svi_cfg: SVIConfig) -> tuple[int, int, int]:
@@ -149,6 +152,9 @@ def _optimise(
     rows = feed.summary_rows()
     n_chunks, prune_chunk, search_chunk = _event_chunks(svi_cfg)
     active = initial_active(svi_cfg, joint_states(config.model))
+    forced = forced_one_cluster(svi_cfg, joint_states(config.model))
+    origin = np.arange(svi_cfg.num_restarts)
+    power = coarsening_power(svi_cfg.coarsening, data.n)
     losses, search_s = [], 0.0
     run_start, compile_before = time.perf_counter(), prog.compile_s
     chunk, rates = feed.chunk(), schedule_rates(svi_cfg)
@@ -156,9 +162,15 @@ def _optimise(
     with tqdm(total=n_chunks * CHUNK, desc="SVI", disable=not progress, unit="step") as bar:
         for c in range(n_chunks):
             if c in (prune_chunk, search_chunk):
-                summary = restart_summary(prog, states, active, rows, data.n)
+                summary = restart_summary(prog, states, active, rows, data.n, power)
                 if svi_cfg.prune_fraction > 0:
                     active = prune(summary, active, prune_fractions(svi_cfg), config.model)
+                if c == prune_chunk and svi_cfg.merge_moves and config.model.latent_factors == 1:
+                    sources, active = merge_candidates(summary, active, forced, svi_cfg.merge_moves)
+                    states = jax.tree_util.tree_map(lambda a, at=sources: a[at], states)
+                    recovery.continue_from(sources)
+                    origin = origin[sources]
+                    losses = [loss[sources] for loss in losses]
             if c == search_chunk:
                 search_start = time.perf_counter()
                 batch = feed.batch()
@@ -177,7 +189,7 @@ def _optimise(
             bar.update(CHUNK)
             bar.set_postfix(elbo=f"{-float(np.nanmin(loss[:, -1])):.4g}")
     run_s = time.perf_counter() - run_start - (prog.compile_s - compile_before) - search_s
-    return _Optimised(states, active, losses, recovery, run_s, search_s, n_chunks)
+    return _Optimised(states, active, losses, recovery, run_s, search_s, n_chunks, origin)
 
 
 def _posterior_draws(prog, run: _Optimised, restarts, weights, key, rows, seed: int, n: int):
@@ -233,7 +245,8 @@ def fit_svi(
     # by the deterministic Laplace-style ELBO (see Programs._laplace_elbo), far less noisy
     elbo = -run.recovery.last_loss.mean(axis=1)
     rows = feed.summary_rows()
-    summary = restart_summary(prog, run.states, run.active, rows, data.n)
+    power = coarsening_power(svi_cfg.coarsening, data.n)
+    summary = restart_summary(prog, run.states, run.active, rows, data.n, power)
     summary["score"] = run.recovery.report(summary["score"])
     weights = restart_weights(summary["score"])
     restarts = allocate_draws(weights, svi_cfg.num_samples)
@@ -252,6 +265,8 @@ def fit_svi(
         restart_summary={
             **{k: v for k, v in summary.items() if k != "membership"},
             "forced_one_cluster": forced_one_cluster(svi_cfg, joint_states(config.model)),
+            "origin": run.origin,
+            "coarsening_power": np.full(svi_cfg.num_restarts, power),
             "faults": run.recovery.faults,
         },
         membership_mean=membership_mean,

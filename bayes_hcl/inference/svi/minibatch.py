@@ -217,6 +217,9 @@ class BatchedPrograms(Programs):
         score = np.asarray(first["prior"], np.float64) + np.asarray(first["entropy"]) + loglik
         return {
             "score": score,
+            "prior": np.asarray(first["prior"], np.float64),
+            "loglik": loglik,
+            "entropy": np.asarray(first["entropy"], np.float64),
             "order": np.asarray(first["order"]),
             "membership": membership,
             "partition": membership.argmax(-1),

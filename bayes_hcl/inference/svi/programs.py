@@ -351,7 +351,8 @@ class Programs:
         )
 
     def _laplace_elbo(self, params, active, args):
-        """Deterministic ELBO of a restart: log joint at the guide's centre plus its entropy.
+        """Deterministic ELBO of a restart: log joint at the guide's centre plus its entropy
+        (``score``), and its parts: log prior, log-likelihood and entropy.
 
         For a mean-field Gaussian guide near a mode, ``ELBO ~ log p(centre) + sum log scale``
         up to a constant shared by all restarts (the curvature term cancels at the optimum).
@@ -360,10 +361,22 @@ class Programs:
         """
         sites = latent_sites(self.config.model, self.d, self.width)
         centre = {name: params[f"{name}_loc"] for name in sites}
+
+        def log_joint(weight):
+            weighted = (*args[:4], args[4] * weight) if len(args) > 4 else (*args, weight)
+            model_args = self._model_args(weighted, self.final_temperature, active)
+            return -potential_energy(self.model, model_args, {}, centre)
+
         model_args = self._model_args(args, self.final_temperature, active)
-        log_joint = -potential_energy(self.model, model_args, {}, centre)
+        total = -potential_energy(self.model, model_args, {}, centre)
+        prior = log_joint(jnp.float32(0.0))
         entropy = sum(jnp.log(params[f"{name}_scale"]).sum() for name in sites)
-        return log_joint + entropy
+        return {
+            "score": total + entropy,
+            "prior": prior,
+            "loglik": total - prior,
+            "entropy": entropy,
+        }
 
     def _summary(self, states, active, args):
         params = jax.vmap(self.svi.get_params)(states)
@@ -372,7 +385,7 @@ class Programs:
             median = guide_median(p, self.config.model, self.d, self.width)
             q = self._quantities(median, args, mask)
             return {
-                "score": self._laplace_elbo(p, mask, args),
+                **self._laplace_elbo(p, mask, args),
                 "order": median["phi"],
                 "membership": q["membership"],
                 "partition": q["membership"].argmax(-1),

@@ -69,6 +69,12 @@ class Recovery:
         _, opt_state = restored.optim_state
         return restored._replace(optim_state=(states.optim_state[0], opt_state))
 
+    def continue_from(self, sources: np.ndarray) -> None:
+        """Slot ``r`` now continues restart ``sources[r]``: it takes over its fault record."""
+        self.scale, self.faults = self.scale[sources], self.faults[sources]
+        if self.last_loss is not None:
+            self.last_loss = self.last_loss[sources]
+
     def keep_finite(self, states, previous):
         """``states`` (re-started ones) with any non-finite restart kept at ``previous``."""
         bad = ~_finite_restarts(states)

@@ -20,8 +20,10 @@ from bayes_hcl.model.guide import NOISE_SITES
 
 __all__ = [
     "allocate_draws",
+    "coarsening_power",
     "forced_one_cluster",
     "initial_active",
+    "merge_candidates",
     "prune",
     "prune_fractions",
     "restart_summary",
@@ -30,10 +32,25 @@ __all__ = [
 ]
 
 
-def restart_summary(prog: Programs, states, active, args, n: int) -> dict:
-    """Guide-median summary of every restart (order, memberships, partition) as NumPy arrays."""
+def coarsening_power(alpha: float, n: int) -> float:
+    """The power ``zeta = alpha / (alpha + n)`` of the coarsened posterior (Miller & Dunson
+    2019) that weighs the restarts; ``alpha = 0`` gives 1, the ordinary posterior."""
+    return 1.0 if alpha <= 0 else float(alpha) / (float(alpha) + n)
+
+
+def restart_summary(prog: Programs, states, active, args, n: int, power: float = 1.0) -> dict:
+    """Guide-median summary of every restart (order, memberships, partition) as NumPy arrays.
+
+    ``score`` is the restart's ELBO under the coarsened posterior of power ``power``: log
+    prior plus ``power`` times the log-likelihood, at the guide's centre, plus the guide's
+    entropy; ``elbo`` keeps the ordinary one (power 1).
+    """
     out = {name: np.asarray(value) for name, value in prog.summary(states, active, args).items()}
-    return trim_padding(out, n)
+    out = trim_padding(out, n)
+    out["elbo"] = out["score"]
+    loglik = np.asarray(out["loglik"], np.float64)
+    out["score"] = np.asarray(out["prior"], np.float64) + out["entropy"] + power * loglik
+    return out
 
 
 def initial_active(svi_cfg: SVIConfig, max_clusters: int) -> jnp.ndarray:
@@ -66,6 +83,35 @@ def prune_fractions(svi_cfg: SVIConfig) -> np.ndarray:
     r = np.arange(svi_cfg.num_restarts)
     merge = max(svi_cfg.merge_fraction, svi_cfg.prune_fraction)
     return np.where(r % 2 == 1, merge, svi_cfg.prune_fraction)
+
+
+def merge_candidates(summary: dict, active, forced: np.ndarray, slots: int = 2):
+    """Restarts that continue the best one with fewer clusters: ``(sources, active)``.
+
+    The worst ``slots`` restarts (never the best, never a forced one-cluster restart) are
+    replaced by the best restart with its ``1, 2, ...`` smallest clusters switched off,
+    keeping at least two (one with no forced one-cluster restart to cover K = 1). Rows of a
+    switched-off cluster return to the others, which the remaining steps refit with them.
+    Restarts that split one population rarely empty the extra cluster on their own, because
+    mean-field SVI moves one row at a time; the final comparison between restarts then
+    weighs the leaner partitions against the one they came from, row for row on the same
+    fit. ``sources[r]`` is the restart whose state slot ``r`` continues.
+    """
+    score = np.where(np.isfinite(summary["score"]), summary["score"], -np.inf)
+    mask = np.asarray(active) > 0
+    r_count, k = mask.shape
+    sources, new_active = np.arange(r_count), np.asarray(active).copy()
+    best = int(np.argmax(score))
+    counts = np.bincount(summary["partition"][best], minlength=k) * mask[best]
+    occupied = np.flatnonzero(counts > 0)
+    by_size = occupied[np.argsort(counts[occupied], kind="stable")]
+    removable = len(occupied) - (1 if forced.any() else 0) - 1
+    free = [r for r in np.argsort(score, kind="stable") if r != best and not forced[r]]
+    for j, slot in enumerate(free[: max(0, min(slots, removable))]):
+        sources[slot] = best
+        new_active[slot] = new_active[best]
+        new_active[slot, by_size[: j + 1]] = 0.0
+    return sources, jnp.asarray(new_active)
 
 
 def prune(summary: dict, active, fractions: np.ndarray, model_cfg: ModelConfig):

@@ -83,11 +83,31 @@ class IdentifiabilityInputs:
     cluster_ids: tuple[int, ...] = ()
 
 
+def _independent_runs(restarts) -> tuple[np.ndarray, np.ndarray]:
+    """The independent runs among the restarts and their weights.
+
+    A merge candidate continues the best restart (its ``origin``), so it is not an
+    independent run: each origin counts once, as its heaviest slot with the weight of all.
+    """
+    weights = restarts["weight"].values.astype(float)
+    if "origin" not in restarts:
+        return np.arange(len(weights)), weights
+    origin = restarts["origin"].values
+    keep, total = [], []
+    for o in np.unique(origin):
+        slots = np.flatnonzero(origin == o)
+        keep.append(int(slots[np.argmax(weights[slots])]))
+        total.append(float(weights[slots].sum()))
+    return np.asarray(keep), np.asarray(total)
+
+
 def restart_runs(restarts, min_size: int) -> dict[str, np.ndarray]:
     """What the agreement rule reads from the fit's ``restarts`` group (one entry per SVI
     restart, or per NUTS chain's starting fit): each run's edge calls over its occupied
     clusters (at least ``min_size`` rows), orders, partitions, weights, scores and whether
     it was forced to one cluster."""
+    keep, weights = _independent_runs(restarts)
+    restarts = restarts.isel(restart=keep)
     parts = restarts["partition"].values
     k = restarts["inclusion"].shape[1]
     occupied = np.stack([np.bincount(p, minlength=k) >= min_size for p in parts])
@@ -97,7 +117,7 @@ def restart_runs(restarts, min_size: int) -> dict[str, np.ndarray]:
         "calls": inclusion.max(axis=1) >= 0.5,
         "orders": restarts["order"].values,
         "partitions": parts,
-        "weights": restarts["weight"].values,
+        "weights": weights,
         "scores": restarts["score"].values,
         "forced_one_cluster": np.zeros(len(parts), bool)
         if forced is None

@@ -269,15 +269,18 @@ def separability(x: np.ndarray, resp: np.ndarray, a: int, b: int) -> dict[str, f
 
 
 def _log_bayes_factor(evidence: dict[str, Any] | None) -> dict[str, Any]:
-    """ELBO of the best fit with several occupied clusters minus the best with one."""
+    """ELBO of the best fit with several occupied clusters minus the best with one (the
+    restarts' scores: under the coarsened posterior when its power is below 1)."""
     if not evidence:
         return {"method": None, "log_bayes_factor": None, "note": "no restart scores recorded"}
     scores = np.asarray(evidence["scores"], dtype=float)
     occupied = np.asarray(evidence["occupied"])
     finite = np.isfinite(scores)
     multi, one = finite & (occupied >= 2), finite & (occupied == 1)
+    power = float(evidence.get("coarsening_power", 1.0))
     out: dict[str, Any] = {
-        "method": "elbo",
+        "method": "elbo" if power == 1.0 else "coarsened_elbo",
+        "coarsening_power": power,
         "best_elbo_several": float(scores[multi].max()) if multi.any() else None,
         "best_elbo_one": float(scores[one].max()) if one.any() else None,
         "log_bayes_factor": None,
@@ -285,6 +288,11 @@ def _log_bayes_factor(evidence: dict[str, Any] | None) -> dict[str, Any]:
     if multi.any() and one.any():
         out["log_bayes_factor"] = out["best_elbo_several"] - out["best_elbo_one"]
         out["note"] = "ELBO of the best restart with several clusters minus the best with one"
+        if power < 1.0:
+            out["note"] += (
+                f", under the coarsened posterior (likelihood to the power {power:.3g}, "
+                "svi.coarsening)"
+            )
     elif one.any():
         out["note"] = "no restart kept more than one cluster"
     else:

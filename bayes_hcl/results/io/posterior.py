@@ -118,6 +118,11 @@ def _restarts_group(fit, coords: dict[str, Any]) -> xr.Dataset:
                 ("restart",),
                 np.asarray(summary_.get("faults", np.zeros(len(fit.restart_elbo), int))),
             ),
+            # the restart a slot continues (SVI merge candidates continue the best restart)
+            "origin": (
+                ("restart",),
+                np.asarray(summary_.get("origin", np.arange(len(fit.restart_elbo)))),
+            ),
         },
         coords={
             "restart": np.arange(len(fit.restart_elbo)),
@@ -136,15 +141,18 @@ def _memberships_group(mean: np.ndarray, coords: dict[str, Any]) -> xr.Dataset:
 
 
 def restart_evidence(fit, n: int, prune_fraction: float) -> dict[str, list]:
-    """Per SVI restart: its score (Laplace-style ELBO), occupied clusters, forced K = 1.
+    """Per SVI restart: its score (Laplace-style ELBO of the coarsened posterior, whose power
+    is recorded), occupied clusters, forced K = 1.
 
     The identifiability report compares the best restart with several clusters against the
     best with one (a log Bayes factor). A NUTS fit passes the SVI fit it started from.
     """
     size = min_cluster_size(n, prune_fraction)
     parts = fit.restart_summary["partition"]
+    power = fit.restart_summary.get("coarsening_power")
     return {
         "scores": [float(v) for v in fit.restart_summary["score"]],
+        "coarsening_power": 1.0 if power is None else float(np.asarray(power).flat[0]),
         "occupied": [int((np.bincount(p) >= size).sum()) for p in parts],
         "forced_one_cluster": [bool(v) for v in fit.restart_summary["forced_one_cluster"]],
     }
