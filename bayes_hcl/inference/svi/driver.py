@@ -11,10 +11,15 @@ of ``CHUNK`` steps so the host can show progress and act between chunks:
   ``prune_at``, clusters holding fewer than ``prune_fraction`` of the rows are switched off;
   every other restart uses ``merge_fraction`` instead, and with ``one_cluster_restart``
   the last restart fits the one-population model throughout, so the final comparison weighs
-  leaner against fuller partitions.
+  leaner against fuller partitions;
+* with ``merge_moves`` > 0, right after the pruning at ``prune_at`` the worst restarts
+  continue the best one with its smallest clusters switched off (merge moves;
+  :func:`~bayes_hcl.inference.svi.restarts.merge_candidates`), each slot recording its
+  ``origin``.
 
 Restarts are combined by a deterministic ELBO (log joint at the guide centre plus the guide's
-entropy): restart ``r`` gets weight ``exp(score_r) / sum exp(score)`` and contributes that share
+entropy; with ``coarsening`` = alpha > 0 the log-likelihood enters with the power
+alpha / (alpha + n) of the coarsened posterior): restart ``r`` gets weight ``exp(score_r) / sum exp(score)`` and contributes that share
 of the posterior draws. All restarts, their ELBO traces and point summaries are kept for the
 agreement diagnostic.
 """
