@@ -20,8 +20,8 @@ of ``CHUNK`` steps so the host can show progress and act between chunks:
 Restarts are combined by a deterministic ELBO (log joint at the guide centre plus the guide's
 entropy; with ``coarsening`` = alpha > 0 the log-likelihood enters with the power
 alpha / (alpha + n) of the coarsened posterior): restart ``r`` gets weight
-``exp(score_r) / sum exp(score)`` and contributes that share of the posterior draws. All restarts, their ELBO traces and point summaries are kept for the
-agreement diagnostic.
+``exp(score_r) / sum exp(score)`` and contributes that share of the posterior draws. All
+restarts, their ELBO traces and point summaries are kept for the agreement diagnostic.
 """
 
 from __future__ import annotations
