@@ -135,6 +135,7 @@ class _Optimised:
     search_s: float
     n_chunks: int
     origin: np.ndarray
+    power: float
 
 
 def _event_chunks(svi_cfg: SVIConfig) -> tuple[int, int, int]:
@@ -194,7 +195,7 @@ def _optimise(
             bar.update(CHUNK)
             bar.set_postfix(elbo=f"{-float(np.nanmin(loss[:, -1])):.4g}")
     run_s = time.perf_counter() - run_start - (prog.compile_s - compile_before) - search_s
-    return _Optimised(states, active, losses, recovery, run_s, search_s, n_chunks, origin)
+    return _Optimised(states, active, losses, recovery, run_s, search_s, n_chunks, origin, power)
 
 
 def _posterior_draws(prog, run: _Optimised, restarts, weights, key, rows, seed: int, n: int):
@@ -250,8 +251,7 @@ def fit_svi(
     # by the deterministic Laplace-style ELBO (see Programs._laplace_elbo), far less noisy
     elbo = -run.recovery.last_loss.mean(axis=1)
     rows = feed.summary_rows()
-    power = coarsening_power(svi_cfg.coarsening, data.n)
-    summary = restart_summary(prog, run.states, run.active, rows, data.n, power)
+    summary = restart_summary(prog, run.states, run.active, rows, data.n, run.power)
     summary["score"] = run.recovery.report(summary["score"])
     weights = restart_weights(summary["score"])
     restarts = allocate_draws(weights, svi_cfg.num_samples)
@@ -271,7 +271,7 @@ def fit_svi(
             **{k: v for k, v in summary.items() if k != "membership"},
             "forced_one_cluster": forced_one_cluster(svi_cfg, joint_states(config.model)),
             "origin": run.origin,
-            "coarsening_power": np.full(svi_cfg.num_restarts, power),
+            "coarsening_power": np.full(svi_cfg.num_restarts, run.power),
             "faults": run.recovery.faults,
         },
         membership_mean=membership_mean,
