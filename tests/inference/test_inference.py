@@ -4,6 +4,7 @@ import pytest
 from bayes_hcl.config import ModelConfig, SVIConfig
 from bayes_hcl.inference.base import default_progress
 from bayes_hcl.inference.relabel import relabel_draws
+from bayes_hcl.inference.svi.recovery import Recovery
 from bayes_hcl.inference.svi.restarts import (
     allocate_draws,
     coarsening_power,
@@ -110,6 +111,35 @@ def test_merge_candidates_skip_restarts_given_up():
     np.testing.assert_array_equal(sources, [1, 1, 1])
     # the restart given up is replaced first: it is the worst
     np.testing.assert_array_equal(np.asarray(new)[[0, 2]], [[1, 1, 0], [1, 0, 0]])
+
+
+def test_merge_candidates_never_use_or_replace_a_restart_given_up():
+    # restart 0 has the best score but was given up after repeated faults: restart 1 is
+    # the best usable one, and restart 0 is neither a source nor a target
+    summary = _summary([-90.0, -100.0, -120.0, -130.0], [[0] * 6 + [1] * 3 + [2]] * 4)
+    given_up = np.array([True, False, False, False])
+    sources, new = merge_candidates(
+        summary, np.ones((4, 3)), np.zeros(4, bool), slots=2, given_up=given_up
+    )
+    np.testing.assert_array_equal(sources, [0, 1, 1, 1])
+    np.testing.assert_array_equal(np.asarray(new)[[3, 2]], [[1, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(np.asarray(new)[0], np.ones(3))
+    # every restart given up: nothing moves
+    sources, _ = merge_candidates(
+        summary, np.ones((4, 3)), np.zeros(4, bool), slots=2, given_up=np.ones(4, bool)
+    )
+    np.testing.assert_array_equal(sources, np.arange(4))
+
+
+def test_a_slot_that_continues_another_keeps_its_own_fault_count():
+    recovery = Recovery(3)
+    recovery.faults[:] = [2, 0, 1]
+    recovery.scale[:] = [0.04, 1.0, 0.2]
+    recovery.last_loss = np.array([[1.0], [2.0], [3.0]])
+    recovery.continue_from(np.array([1, 1, 2]))
+    np.testing.assert_array_equal(recovery.faults, [2, 0, 1])  # the slot's history
+    np.testing.assert_allclose(recovery.scale, [1.0, 1.0, 0.2])  # the state's step size
+    np.testing.assert_array_equal(recovery.last_loss[:, 0], [2.0, 2.0, 3.0])
 
 
 def test_coarsening_power_follows_miller_and_dunson():

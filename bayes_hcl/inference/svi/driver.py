@@ -172,7 +172,9 @@ def _optimise(
                 if svi_cfg.prune_fraction > 0:
                     active = prune(summary, active, prune_fractions(svi_cfg), config.model)
                 if c == prune_chunk and svi_cfg.merge_moves and config.model.latent_factors == 1:
-                    sources, active = merge_candidates(summary, active, forced, svi_cfg.merge_moves)
+                    sources, active = merge_candidates(
+                        summary, active, forced, svi_cfg.merge_moves, recovery.given_up()
+                    )
                     states = jax.tree_util.tree_map(lambda a, at=sources: a[at], states)
                     recovery.continue_from(sources)
                     origin = origin[sources]

@@ -70,8 +70,11 @@ class Recovery:
         return restored._replace(optim_state=(states.optim_state[0], opt_state))
 
     def continue_from(self, sources: np.ndarray) -> None:
-        """Slot ``r`` now continues restart ``sources[r]``: it takes over its fault record."""
-        self.scale, self.faults = self.scale[sources], self.faults[sources]
+        """Slot ``r`` now continues restart ``sources[r]``: it takes over its step size and
+        last finite loss. Its fault count stays with the slot, so the warning and the
+        ``faults`` record still report every fault each slot met, and a slot that keeps
+        faulting is given up whatever state it holds."""
+        self.scale = self.scale[sources]
         if self.last_loss is not None:
             self.last_loss = self.last_loss[sources]
 

@@ -85,10 +85,13 @@ def prune_fractions(svi_cfg: SVIConfig) -> np.ndarray:
     return np.where(r % 2 == 1, merge, svi_cfg.prune_fraction)
 
 
-def merge_candidates(summary: dict, active, forced: np.ndarray, slots: int = 2):
+def merge_candidates(
+    summary: dict, active, forced: np.ndarray, slots: int = 2, given_up: np.ndarray | None = None
+):
     """Restarts that continue the best one with fewer clusters: ``(sources, active)``.
 
-    The worst ``slots`` restarts (never the best, never a forced one-cluster restart) are
+    The worst ``slots`` restarts (never the best, never a forced one-cluster restart, never
+    one given up after repeated numerical faults, which keeps weight 0) are
     replaced by the best restart with its ``1, 2, ...`` smallest clusters switched off,
     keeping at least two (one with no forced one-cluster restart to cover K = 1). Rows of a
     switched-off cluster return to the others, which the remaining steps refit with them.
@@ -98,6 +101,10 @@ def merge_candidates(summary: dict, active, forced: np.ndarray, slots: int = 2):
     fit. ``sources[r]`` is the restart whose state slot ``r`` continues.
     """
     score = np.where(np.isfinite(summary["score"]), summary["score"], -np.inf)
+    given_up = np.zeros(len(score), bool) if given_up is None else np.asarray(given_up)
+    if given_up.all():
+        return np.arange(len(score)), jnp.asarray(active)
+    score = np.where(given_up, -np.inf, score)
     mask = np.asarray(active) > 0
     r_count, k = mask.shape
     sources, new_active = np.arange(r_count), np.asarray(active).copy()
@@ -106,7 +113,11 @@ def merge_candidates(summary: dict, active, forced: np.ndarray, slots: int = 2):
     occupied = np.flatnonzero(counts > 0)
     by_size = occupied[np.argsort(counts[occupied], kind="stable")]
     removable = len(occupied) - (1 if forced.any() else 0) - 1
-    free = [r for r in np.argsort(score, kind="stable") if r != best and not forced[r]]
+    free = [
+        r
+        for r in np.argsort(score, kind="stable")
+        if r != best and not forced[r] and not given_up[r]
+    ]
     for j, slot in enumerate(free[: max(0, min(slots, removable))]):
         sources[slot] = best
         new_active[slot] = new_active[best]
