@@ -149,7 +149,7 @@ class SVIConfig:
     order_init_scale: float = 0.5
     prune_fraction: float = 0.03
     merge_fraction: float = 0.15
-    merge_moves: int = 0
+    merge_moves: int = 2
     coarsening: float = 0.0
     one_cluster_restart: bool = True
     prune_at: float = 0.7
