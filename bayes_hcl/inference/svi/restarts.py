@@ -102,8 +102,6 @@ def merge_candidates(
     """
     score = np.where(np.isfinite(summary["score"]), summary["score"], -np.inf)
     given_up = np.zeros(len(score), bool) if given_up is None else np.asarray(given_up)
-    if given_up.all():
-        return np.arange(len(score)), jnp.asarray(active)
     score = np.where(given_up, -np.inf, score)
     mask = np.asarray(active) > 0
     r_count, k = mask.shape
